@@ -1,0 +1,327 @@
+// Package cleanup removes expired and revoked tokens from a
+// django-oauth-toolkit database exactly as DOT's `manage.py cleartokens`
+// does, in batches, with each condition re-checked inside the deleting
+// statement, memory flat whatever the row count, and cancellation honoured
+// between batches.
+package cleanup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/oauthkit/oauthkit/store"
+)
+
+// Rules selects which DOT generation's cleanup rules run.
+type Rules string
+
+const (
+	// RulesAuto picks the rules of the DOT that migrated the database.
+	RulesAuto Rules = "auto"
+	// RulesDOT33 are the rules of DOT 3.0 – 3.3 (and 1.x/2.x).
+	RulesDOT33 Rules = "dot-3.3"
+	// RulesDOT34 are DOT 3.4.1's: grace period, reuse protection, orphans.
+	RulesDOT34 Rules = "dot-3.4"
+)
+
+// ParseRules reads a CLEARTOKENS_RULES value.
+func ParseRules(s string) (Rules, error) {
+	switch r := Rules(strings.ToLower(strings.TrimSpace(s))); r {
+	case "", RulesAuto:
+		return RulesAuto, nil
+	case RulesDOT33, RulesDOT34:
+		return r, nil
+	}
+	return "", fmt.Errorf("rules %q: want auto, dot-3.3 or dot-3.4: %w", s, ErrInvalidOptions)
+}
+
+// DefaultBatchSize is DOT's CLEAR_EXPIRED_TOKENS_BATCH_SIZE default.
+const DefaultBatchSize = 10000
+
+var (
+	// ErrInvalidOptions: an option is out of range.
+	ErrInvalidOptions = errors.New("invalid cleanup options")
+	// ErrInterrupted: the context was cancelled; the report holds what was
+	// done, in whole batches.
+	ErrInterrupted = errors.New("cleanup interrupted")
+)
+
+// Options are the settings of DOT's cleartokens.
+type Options struct {
+	// Store is the database to clean. Required.
+	Store store.Store
+	// RefreshTokenExpire is REFRESH_TOKEN_EXPIRE_SECONDS; 0 means unset:
+	// refresh tokens never age-expire.
+	RefreshTokenExpire time.Duration
+	// RefreshTokenGracePeriod is REFRESH_TOKEN_GRACE_PERIOD_SECONDS (dot-3.4).
+	RefreshTokenGracePeriod time.Duration
+	// RefreshTokenReuseProtection is REFRESH_TOKEN_REUSE_PROTECTION (dot-3.4).
+	RefreshTokenReuseProtection bool
+	// BatchSize is CLEAR_EXPIRED_TOKENS_BATCH_SIZE: most rows deleted per
+	// transaction. 0 means DefaultBatchSize.
+	BatchSize int
+	// BatchInterval is CLEAR_EXPIRED_TOKENS_BATCH_INTERVAL, the pause between batches.
+	BatchInterval time.Duration
+	// Now is the moment the run compares with; zero means time.Now(). It is
+	// read once, at the start.
+	Now time.Time
+	// Rules picks the rule set; empty means RulesAuto.
+	Rules Rules
+	// Logger receives a debug record per batch; nil means none.
+	Logger *slog.Logger
+	// OnBatch, when set, is called after every committed batch.
+	OnBatch func(BatchEvent)
+}
+
+// BatchEvent describes one committed batch, for progress reporting.
+type BatchEvent struct {
+	Step         string
+	Deleted      int64 // in this batch
+	StepDeleted  int64 // in this step so far
+	StepDuration time.Duration
+}
+
+// Step names, stable for JSON and logs.
+const (
+	StepRevokedRefresh  = "revoked_refresh_tokens"
+	StepOrphanedRefresh = "orphaned_refresh_tokens"
+	StepExpiredRefresh  = "expired_refresh_tokens"
+	StepExpiredAccess   = "expired_access_tokens"
+	StepExpiredIDToken  = "expired_id_tokens"
+	StepExpiredGrant    = "expired_grants"
+)
+
+// StepReport is what one step did.
+type StepReport struct {
+	Name string `json:"name"`
+	// Message is DOT's wording, e.g. "Revoked refresh tokens deleted".
+	Message string       `json:"message"`
+	Target  store.Target `json:"-"`
+	// Cutoff is the time the step compared with.
+	Cutoff time.Time `json:"cutoff"`
+	// Skipped is true when the settings turn the step off (DOT logs "No
+	// revoked refresh tokens deleted" then); SkipReason says why.
+	Skipped    bool          `json:"skipped"`
+	SkipReason string        `json:"skip_reason,omitempty"`
+	Deleted    int64         `json:"deleted"`
+	Batches    int           `json:"batches"`
+	Duration   time.Duration `json:"duration_ns"`
+	// Complete is true when the step walked its whole table.
+	Complete bool `json:"complete"`
+}
+
+// Line is DOT's summary line for the step: "N Expired access tokens deleted".
+func (s StepReport) Line() string { return strconv.FormatInt(s.Deleted, 10) + " " + s.Message }
+
+// Report is what a run did.
+type Report struct {
+	Rules       Rules         `json:"rules"`
+	RulesReason string        `json:"rules_reason"`
+	Now         time.Time     `json:"now"`
+	Steps       []StepReport  `json:"steps"`
+	Warnings    []string      `json:"warnings,omitempty"`
+	Interrupted bool          `json:"interrupted"`
+	Duration    time.Duration `json:"duration_ns"`
+}
+
+// Deleted is the total over all steps.
+func (r Report) Deleted() int64 {
+	var n int64
+	for _, s := range r.Steps {
+		n += s.Deleted
+	}
+	return n
+}
+
+// WarnNoExpiry is DOT 3.4's warning when REFRESH_TOKEN_EXPIRE_SECONDS is unset.
+const WarnNoExpiry = "REFRESH_TOKEN_EXPIRE_SECONDS is not set: only revoked and orphaned refresh tokens are deleted; " +
+	"expired access tokens bound to a live refresh token stay, and so do their refresh tokens"
+
+func (o *Options) validate() error {
+	if o.Store == nil {
+		return fmt.Errorf("Options.Store is nil: %w", ErrInvalidOptions)
+	}
+	if o.BatchSize == 0 {
+		o.BatchSize = DefaultBatchSize
+	}
+	if o.BatchSize < 0 {
+		return fmt.Errorf("batch size %d: must be positive: %w", o.BatchSize, ErrInvalidOptions)
+	}
+	if o.BatchInterval < 0 {
+		return fmt.Errorf("batch interval %s: must not be negative: %w", o.BatchInterval, ErrInvalidOptions)
+	}
+	if o.RefreshTokenExpire < 0 {
+		return fmt.Errorf("REFRESH_TOKEN_EXPIRE_SECONDS %s: must not be negative: %w", o.RefreshTokenExpire, ErrInvalidOptions)
+	}
+	if o.RefreshTokenGracePeriod < 0 {
+		return fmt.Errorf("REFRESH_TOKEN_GRACE_PERIOD_SECONDS %s: must not be negative: %w", o.RefreshTokenGracePeriod, ErrInvalidOptions)
+	}
+	r, err := ParseRules(string(o.Rules))
+	if err != nil {
+		return err
+	}
+	o.Rules = r
+	return nil
+}
+
+// Clear runs DOT's cleartokens on opts.Store. On cancellation it stops
+// between batches and returns the report so far with an error matching
+// both ErrInterrupted and the context's error.
+func Clear(ctx context.Context, opts Options) (Report, error) {
+	start := time.Now()
+	if err := opts.validate(); err != nil {
+		return Report{}, err
+	}
+	now := opts.Now
+	if now.IsZero() {
+		now = start
+	}
+	rules, reason, err := resolveRules(ctx, opts.Store, opts.Rules)
+	if err != nil {
+		return Report{}, err
+	}
+	rep := Report{Rules: rules, RulesReason: reason, Now: now}
+	steps := plan(rules, opts, now)
+	if rules == RulesDOT34 && opts.RefreshTokenExpire == 0 {
+		rep.Warnings = append(rep.Warnings, WarnNoExpiry)
+	}
+	for _, st := range steps {
+		if !st.Skipped {
+			err = runStep(ctx, opts, &st)
+		}
+		rep.Steps = append(rep.Steps, st)
+		if err != nil {
+			break
+		}
+	}
+	rep.Duration = time.Since(start)
+	if err != nil {
+		if ctx.Err() != nil {
+			rep.Interrupted = true
+			return rep, fmt.Errorf("%w after %d rows: %w", ErrInterrupted, rep.Deleted(), context.Cause(ctx))
+		}
+		return rep, err
+	}
+	return rep, nil
+}
+
+// plan lays out the steps of a rule set (SPEC section 2), in DOT's order.
+func plan(rules Rules, o Options, now time.Time) []StepReport {
+	var expireCutoff time.Time
+	hasExpire := o.RefreshTokenExpire > 0
+	if hasExpire {
+		expireCutoff = now.Add(-o.RefreshTokenExpire)
+	}
+	skipped := func(s StepReport, why string) StepReport { s.Skipped, s.SkipReason = true, why; return s }
+	revoked := StepReport{Name: StepRevokedRefresh, Message: "Revoked refresh tokens deleted"}
+	expired := StepReport{Name: StepExpiredRefresh, Message: "Expired refresh tokens deleted"}
+	var steps []StepReport
+	if rules == RulesDOT33 {
+		revoked.Target, revoked.Cutoff = store.RefreshRevokedBefore, expireCutoff
+		expired.Target, expired.Cutoff = store.RefreshAccessExpiredBefore, expireCutoff
+		if !hasExpire {
+			revoked = skipped(revoked, "REFRESH_TOKEN_EXPIRE_SECONDS is not set")
+			expired = skipped(expired, "REFRESH_TOKEN_EXPIRE_SECONDS is not set")
+		}
+		steps = append(steps, revoked, expired)
+	} else {
+		revoked.Target, revoked.Cutoff = store.RefreshRevokedAtOrBefore, now.Add(-o.RefreshTokenGracePeriod)
+		if o.RefreshTokenReuseProtection {
+			// Revoked tokens are what reuse detection looks for: keep them
+			// until they expire.
+			revoked.Cutoff = expireCutoff
+			if !hasExpire {
+				revoked = skipped(revoked, "REFRESH_TOKEN_REUSE_PROTECTION keeps revoked refresh tokens and REFRESH_TOKEN_EXPIRE_SECONDS is not set")
+			}
+		}
+		orphaned := StepReport{Name: StepOrphanedRefresh, Message: "Orphaned refresh tokens deleted", Target: store.RefreshOrphaned}
+		expired.Target, expired.Cutoff = store.RefreshLiveAccessExpiredAtOrBefore, expireCutoff
+		if !hasExpire {
+			expired = skipped(expired, "REFRESH_TOKEN_EXPIRE_SECONDS is not set")
+		}
+		steps = append(steps, revoked, orphaned, expired)
+	}
+	return append(steps,
+		StepReport{Name: StepExpiredAccess, Message: "Expired access tokens deleted", Target: store.AccessExpiredBefore, Cutoff: now},
+		StepReport{Name: StepExpiredIDToken, Message: "Expired ID tokens deleted", Target: store.IDTokenExpiredBefore, Cutoff: now},
+		StepReport{Name: StepExpiredGrant, Message: "Expired grant tokens deleted", Target: store.GrantExpiredBefore, Cutoff: now},
+	)
+}
+
+// runStep deletes batch after batch until the walk reaches the end of the
+// table. Each batch runs to its commit even if ctx is cancelled meanwhile,
+// so an interrupted run leaves whole batches only; ctx is checked between
+// batches and during the pause.
+func runStep(ctx context.Context, o Options, st *StepReport) error {
+	start := time.Now()
+	defer func() { st.Duration = time.Since(start) }()
+	batchCtx := context.WithoutCancel(ctx)
+	var cursor store.Cursor
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		res, err := o.Store.DeleteBatch(batchCtx, store.DeleteBatchParams{
+			Target: st.Target, Cutoff: st.Cutoff, Max: o.BatchSize, After: cursor,
+		})
+		if err != nil {
+			return fmt.Errorf("step %s: %w", st.Name, err)
+		}
+		st.Batches++
+		st.Deleted += res.Deleted
+		cursor = res.Next
+		if o.Logger != nil {
+			o.Logger.Debug("batch committed", "step", st.Name, "deleted", res.Deleted, "step_total", st.Deleted, "cursor", string(cursor))
+		}
+		if o.OnBatch != nil {
+			o.OnBatch(BatchEvent{Step: st.Name, Deleted: res.Deleted, StepDeleted: st.Deleted, StepDuration: time.Since(start)})
+		}
+		if res.Done {
+			st.Complete = true
+			return nil
+		}
+		if o.BatchInterval > 0 {
+			t := time.NewTimer(o.BatchInterval)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
+		}
+	}
+}
+
+// resolveRules turns RulesAuto into a rule set by reading django_migrations.
+func resolveRules(ctx context.Context, s store.Store, r Rules) (Rules, string, error) {
+	if r != RulesAuto {
+		return r, "chosen by setting", nil
+	}
+	m, err := s.AppliedMigrations(ctx, store.AppliedMigrationsParams{App: "oauth2_provider"})
+	if err != nil {
+		return "", "", fmt.Errorf("choose rules: %w", err)
+	}
+	if !m.LedgerExists {
+		return RulesDOT34, "auto: no django_migrations table (a database oauthkit created)", nil
+	}
+	highest, name := -1, ""
+	for _, n := range m.Names {
+		num, _, _ := strings.Cut(n, "_")
+		if v, err := strconv.Atoi(num); err == nil && v > highest {
+			highest, name = v, n
+		}
+	}
+	switch {
+	case highest < 0:
+		return RulesDOT34, "auto: no oauth2_provider migration recorded in django_migrations (a database oauthkit created)", nil
+	case highest <= 14:
+		return RulesDOT33, fmt.Sprintf("auto: highest applied oauth2_provider migration is %s (DOT 3.3 or older)", name), nil
+	default:
+		return RulesDOT34, fmt.Sprintf("auto: highest applied oauth2_provider migration is %s (DOT 3.4 or newer)", name), nil
+	}
+}

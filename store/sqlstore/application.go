@@ -1,0 +1,219 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/oauthkit/oauthkit/store"
+)
+
+// column is what the store learns of one application column.
+type column struct {
+	Name    string
+	NotNull bool
+	MaxLen  int // 0: no limit
+}
+
+var varcharLen = regexp.MustCompile(`(?i)^\s*(?:var)?char(?:acter)?(?:\s+varying)?\s*\((\d+)\)`)
+
+// applicationColumns reads the application table's columns, so that an
+// insert fits the layout in hand (DOT 3.0's or 3.4's).
+func (s *Store) applicationColumns(ctx context.Context) ([]column, error) {
+	var cols []column
+	if s.dialect == DialectPostgres {
+		rows, err := s.db.QueryxContext(ctx, `
+SELECT a.attname, a.attnotnull, CASE WHEN a.atttypmod > 4 AND t.typname IN ('varchar','bpchar') THEN a.atttypmod - 4 ELSE 0 END
+FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`, s.qApp)
+		if err != nil {
+			return nil, fmt.Errorf("read columns of %s in %s: %w", s.tables.Application, s.display, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var c column
+			if err := rows.Scan(&c.Name, &c.NotNull, &c.MaxLen); err != nil {
+				return nil, err
+			}
+			cols = append(cols, c)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	} else {
+		schema, table := splitQualified(s.tables.Application)
+		prefix := ""
+		if schema != "" {
+			prefix = store.QuoteIdentifier(schema) + "."
+		}
+		rows, err := s.db.QueryxContext(ctx, `PRAGMA `+prefix+`table_info(`+store.QuoteIdentifier(table)+`)`)
+		if err != nil {
+			return nil, fmt.Errorf("read columns of %s in %s: %w", s.tables.Application, s.display, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var cid, notnull, pk int
+			var name, typ string
+			var dflt sql.NullString
+			if err := rows.Scan(&cid, &name, &typ, &notnull, &dflt, &pk); err != nil {
+				return nil, err
+			}
+			c := column{Name: name, NotNull: notnull == 1}
+			if m := varcharLen.FindStringSubmatch(typ); m != nil {
+				c.MaxLen, _ = strconv.Atoi(m[1])
+			}
+			cols = append(cols, c)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	if len(cols) == 0 {
+		return nil, fmt.Errorf("%s: application table %q: %w", s.display, s.tables.Application, store.ErrMissingTable)
+	}
+	return cols, nil
+}
+
+// ApplicationColumnLimits reports declared character column lengths.
+func (s *Store) ApplicationColumnLimits(ctx context.Context) (store.ColumnLimits, error) {
+	cols, err := s.applicationColumns(ctx)
+	if err != nil {
+		return nil, err
+	}
+	lim := store.ColumnLimits{}
+	for _, c := range cols {
+		if c.MaxLen > 0 {
+			lim[c.Name] = c.MaxLen
+		}
+	}
+	return lim, nil
+}
+
+// ApplicationExists reports whether client_id is taken.
+func (s *Store) ApplicationExists(ctx context.Context, clientID string) (bool, error) {
+	var n int
+	if err := s.db.GetContext(ctx, &n, s.db.Rebind(`SELECT count(*) FROM `+s.qApp+` WHERE client_id = ?`), clientID); err != nil {
+		return false, fmt.Errorf("look up client_id in %s of %s: %w", s.tables.Application, s.display, err)
+	}
+	return n > 0, nil
+}
+
+// UserExists reports whether the user table has that id.
+func (s *Store) UserExists(ctx context.Context, id int64) (bool, error) {
+	var n int
+	if err := s.db.GetContext(ctx, &n, s.db.Rebind(`SELECT count(*) FROM `+s.qUser+` WHERE id = ?`), id); err != nil {
+		return false, fmt.Errorf("look up user %d in %s of %s: %w", id, s.tables.User, s.display, err)
+	}
+	return n > 0, nil
+}
+
+// GetApplication returns one application by client_id, or nil.
+func (s *Store) GetApplication(ctx context.Context, clientID string) (*store.Application, error) {
+	var row struct {
+		ClientID               string        `db:"client_id"`
+		UserID                 sql.NullInt64 `db:"user_id"`
+		RedirectURIs           string        `db:"redirect_uris"`
+		PostLogoutRedirectURIs string        `db:"post_logout_redirect_uris"`
+		ClientType             string        `db:"client_type"`
+		AuthorizationGrantType string        `db:"authorization_grant_type"`
+		ClientSecret           string        `db:"client_secret"`
+		HashClientSecret       bool          `db:"hash_client_secret"`
+		Name                   string        `db:"name"`
+		SkipAuthorization      bool          `db:"skip_authorization"`
+		Algorithm              string        `db:"algorithm"`
+		AllowedOrigins         string        `db:"allowed_origins"`
+	}
+	q := s.db.Rebind(`SELECT client_id, user_id, redirect_uris, post_logout_redirect_uris, client_type, authorization_grant_type,
+client_secret, hash_client_secret, name, skip_authorization, algorithm, allowed_origins FROM ` + s.qApp + ` WHERE client_id = ?`)
+	if err := s.db.GetContext(ctx, &row, q, clientID); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("read application from %s of %s: %w", s.tables.Application, s.display, err)
+	}
+	a := &store.Application{
+		ClientID: row.ClientID, RedirectURIs: row.RedirectURIs, PostLogoutRedirectURIs: row.PostLogoutRedirectURIs,
+		ClientType: row.ClientType, AuthorizationGrantType: row.AuthorizationGrantType, ClientSecret: row.ClientSecret,
+		HashClientSecret: row.HashClientSecret, Name: row.Name, SkipAuthorization: row.SkipAuthorization,
+		Algorithm: row.Algorithm, AllowedOrigins: row.AllowedOrigins,
+	}
+	if row.UserID.Valid {
+		v := row.UserID.Int64
+		a.UserID = &v
+	}
+	return a, nil
+}
+
+// InsertApplication writes one application row. DOT's model defaults are
+// not database defaults, so every NOT NULL column of the table in hand is
+// supplied: the 3.0 columns always, and 3.4's registration_source (model
+// default "manual") when the table has it.
+func (s *Store) InsertApplication(ctx context.Context, p store.InsertApplicationParams) (int64, error) {
+	cols, err := s.applicationColumns(ctx)
+	if err != nil {
+		return 0, err
+	}
+	a := p.Application
+	var userID any
+	if a.UserID != nil {
+		userID = *a.UserID
+	}
+	values := map[string]any{
+		"client_id": a.ClientID, "user_id": userID, "redirect_uris": a.RedirectURIs,
+		"post_logout_redirect_uris": a.PostLogoutRedirectURIs, "client_type": a.ClientType,
+		"authorization_grant_type": a.AuthorizationGrantType, "client_secret": a.ClientSecret,
+		"hash_client_secret": a.HashClientSecret, "name": a.Name, "skip_authorization": a.SkipAuthorization,
+		"algorithm": a.Algorithm, "allowed_origins": a.AllowedOrigins,
+		"created": s.timeArg(orNow(a.Created)), "updated": s.timeArg(orNow(a.Updated)),
+		"registration_source": "manual", "cimd_expires_at": nil,
+	}
+	var names, marks []string
+	var args []any
+	for _, c := range cols {
+		if c.Name == "id" {
+			continue
+		}
+		v, known := values[c.Name]
+		if !known {
+			if c.NotNull {
+				return 0, fmt.Errorf("insert into %s of %s: column %q is NOT NULL and unknown to oauthkit (a newer DOT layout?)", s.tables.Application, s.display, c.Name)
+			}
+			continue
+		}
+		names = append(names, store.QuoteIdentifier(c.Name))
+		marks = append(marks, "?")
+		args = append(args, v)
+	}
+	q := `INSERT INTO ` + s.qApp + ` (` + strings.Join(names, ", ") + `) VALUES (` + strings.Join(marks, ", ") + `) RETURNING id`
+	var id int64
+	if err := s.db.QueryRowxContext(ctx, s.db.Rebind(q), args...).Scan(&id); err != nil {
+		if isUniqueViolation(err) {
+			return 0, fmt.Errorf("insert into %s of %s: client_id %q: %w", s.tables.Application, s.display, a.ClientID, store.ErrDuplicateClientID)
+		}
+		// The error text of a driver may echo values; the secret is one of
+		// them, so say what failed without the driver's detail.
+		return 0, fmt.Errorf("insert into %s of %s: %w", s.tables.Application, s.display, redactDriverError(err))
+	}
+	return id, nil
+}
+
+func orNow(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Now()
+	}
+	return t
+}
+
+// redactedError keeps a driver error matchable (errors.Is / As) while
+// printing only its code, since a driver's detail text may echo values.
+type redactedError struct{ err error }
+
+func (r redactedError) Error() string { return "database error (detail withheld: it may echo the client secret)" }
+func (r redactedError) Unwrap() error { return r.err }
+
+func redactDriverError(err error) error { return redactedError{err} }

@@ -1,0 +1,182 @@
+// Package store defines what oauthkit needs from a database that holds
+// django-oauth-toolkit (DOT) tables: the Store interface, one params struct
+// per operation, and the domain types and sentinel errors shared by every
+// implementation. Implementations live in subpackages (store/sqlstore), and
+// store/storetest is the conformance suite each of them runs.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Implementations wrap them with %w and the details (which
+// table, which URL), so callers can match them with errors.Is.
+var (
+	// ErrMissingTable: a table oauthkit needs does not exist.
+	ErrMissingTable = errors.New("table does not exist")
+	// ErrInvalidIdentifier: a configured table name is not a plain SQL identifier.
+	ErrInvalidIdentifier = errors.New("invalid SQL identifier")
+	// ErrInvalidURL: a database URL that cannot be understood.
+	ErrInvalidURL = errors.New("invalid database URL")
+	// ErrUnreachable: the database server could not be reached or refused us.
+	ErrUnreachable = errors.New("database unreachable")
+	// ErrDuplicateClientID: an application with that client_id already exists.
+	ErrDuplicateClientID = errors.New("client_id already exists")
+)
+
+// Target names one deletion rule of DOT's cleartokens. Each is a condition
+// on one table; the Store re-checks it inside the deleting statement, so a
+// token that changes while the cleaner runs is never deleted by mistake.
+type Target int
+
+const (
+	// RefreshRevokedBefore: refresh tokens with revoked < Cutoff (DOT ≤ 3.3).
+	RefreshRevokedBefore Target = iota + 1
+	// RefreshRevokedAtOrBefore: refresh tokens with revoked <= Cutoff (DOT 3.4).
+	RefreshRevokedAtOrBefore
+	// RefreshOrphaned: refresh tokens with revoked IS NULL and
+	// access_token_id IS NULL (DOT 3.4). Cutoff is not used.
+	RefreshOrphaned
+	// RefreshAccessExpiredBefore: refresh tokens whose access token has
+	// expires < Cutoff, revoked or not (DOT ≤ 3.3).
+	RefreshAccessExpiredBefore
+	// RefreshLiveAccessExpiredAtOrBefore: refresh tokens with revoked IS NULL
+	// whose access token has expires <= Cutoff (DOT 3.4).
+	RefreshLiveAccessExpiredAtOrBefore
+	// AccessExpiredBefore: access tokens with expires < Cutoff that no
+	// refresh token points at.
+	AccessExpiredBefore
+	// IDTokenExpiredBefore: ID tokens with expires < Cutoff that no access
+	// token points at.
+	IDTokenExpiredBefore
+	// GrantExpiredBefore: grants with expires < Cutoff.
+	GrantExpiredBefore
+)
+
+var targetNames = map[Target]string{
+	RefreshRevokedBefore:               "refresh-revoked-before",
+	RefreshRevokedAtOrBefore:           "refresh-revoked-at-or-before",
+	RefreshOrphaned:                    "refresh-orphaned",
+	RefreshAccessExpiredBefore:         "refresh-access-expired-before",
+	RefreshLiveAccessExpiredAtOrBefore: "refresh-live-access-expired-at-or-before",
+	AccessExpiredBefore:                "access-expired-before",
+	IDTokenExpiredBefore:               "idtoken-expired-before",
+	GrantExpiredBefore:                 "grant-expired-before",
+}
+
+func (t Target) String() string {
+	if s, ok := targetNames[t]; ok {
+		return s
+	}
+	return "unknown-target"
+}
+
+// Valid reports whether t is one of the defined targets.
+func (t Target) Valid() bool { _, ok := targetNames[t]; return ok }
+
+// Cursor marks how far a walk over a table has come. It is opaque to
+// callers: the zero value means "from the start", and each DeleteBatch
+// returns the cursor to pass to the next call. Walking forward means no
+// batch rescans rows an earlier batch already passed, which matters because
+// DOT's tables have no index on expires or revoked.
+type Cursor string
+
+// DeleteBatchParams are the inputs of Store.DeleteBatch.
+type DeleteBatchParams struct {
+	Target Target
+	// Cutoff is the time the Target's condition compares with.
+	Cutoff time.Time
+	// Max is the most rows deleted by this batch (its own transaction).
+	Max int
+	// After continues the walk where the previous batch stopped.
+	After Cursor
+}
+
+// DeleteBatchResult is what one batch did.
+type DeleteBatchResult struct {
+	// Deleted is the number of rows deleted (and committed).
+	Deleted int64
+	// Next is the cursor for the following batch.
+	Next Cursor
+	// Done is true when the walk reached the end of the table: no row after
+	// Next matched when the batch ran.
+	Done bool
+}
+
+// Migrations describes Django's migration ledger for one app.
+type Migrations struct {
+	// LedgerExists is false when the database has no django_migrations table.
+	LedgerExists bool
+	// Names are the applied migration names of the app, e.g.
+	// "0012_add_token_checksum", in no particular order.
+	Names []string
+}
+
+// AppliedMigrationsParams are the inputs of Store.AppliedMigrations.
+type AppliedMigrationsParams struct {
+	App string // e.g. "oauth2_provider"
+}
+
+// Application is a row of DOT's application table, as createapplication
+// writes it. Columns that only exist in newer DOT layouts are filled with
+// DOT's model defaults when the table has them.
+type Application struct {
+	ClientID               string
+	UserID                 *int64
+	RedirectURIs           string
+	PostLogoutRedirectURIs string
+	ClientType             string
+	AuthorizationGrantType string
+	ClientSecret           string
+	HashClientSecret       bool
+	Name                   string
+	SkipAuthorization      bool
+	Algorithm              string
+	AllowedOrigins         string
+	Created                time.Time
+	Updated                time.Time
+}
+
+// InsertApplicationParams are the inputs of Store.InsertApplication.
+type InsertApplicationParams struct {
+	Application Application
+}
+
+// ColumnLimits gives the maximum length of the application table's
+// character columns as the database declares them (DOT 3.0 and 3.4 differ).
+// A missing entry means no limit.
+type ColumnLimits map[string]int
+
+// Store is the database side of oauthkit. Every method is safe for
+// concurrent use and does its own transaction.
+type Store interface {
+	// CheckSchema reports ErrMissingTable, naming the table, when one of the
+	// configured tables does not exist.
+	CheckSchema(ctx context.Context) error
+	// Migrate creates the DOT 3.4.1 tables (and django_migrations) where
+	// they do not exist yet. It never alters an existing table.
+	Migrate(ctx context.Context) error
+	// DeleteBatch deletes at most Max rows matching Target, walking forward
+	// from After, in one transaction, together with DOT's SET_NULL updates
+	// of the rows that point at the deleted ones.
+	DeleteBatch(ctx context.Context, p DeleteBatchParams) (DeleteBatchResult, error)
+	// AppliedMigrations reads Django's migration ledger.
+	AppliedMigrations(ctx context.Context, p AppliedMigrationsParams) (Migrations, error)
+	// ApplicationColumnLimits reports the declared lengths of the
+	// application table's character columns.
+	ApplicationColumnLimits(ctx context.Context) (ColumnLimits, error)
+	// ApplicationExists reports whether an application has that client_id.
+	ApplicationExists(ctx context.Context, clientID string) (bool, error)
+	// GetApplication returns the application with that client_id, or
+	// (nil, nil) when there is none.
+	GetApplication(ctx context.Context, clientID string) (*Application, error)
+	// UserExists reports whether the user table has that id.
+	UserExists(ctx context.Context, id int64) (bool, error)
+	// InsertApplication inserts one application, supplying every NOT NULL
+	// column of the table in hand. A taken client_id gives ErrDuplicateClientID.
+	InsertApplication(ctx context.Context, p InsertApplicationParams) (int64, error)
+	// Close releases what the store opened itself (not a handle given to it).
+	Close() error
+}

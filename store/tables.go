@@ -1,0 +1,130 @@
+package store
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Tables names the tables oauthkit works on. DOT lets a deployment swap its
+// models (OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL and friends), which changes the
+// table names, so every one is configurable. A name may be qualified by one
+// schema ("auth.oauth2_provider_grant").
+type Tables struct {
+	Application  string
+	AccessToken  string
+	RefreshToken string
+	IDToken      string
+	Grant        string
+	User         string
+	// Migrations is Django's migration ledger, django_migrations.
+	Migrations string
+}
+
+// DefaultTables are DOT's and Django's default table names.
+func DefaultTables() Tables {
+	return Tables{
+		Application:  "oauth2_provider_application",
+		AccessToken:  "oauth2_provider_accesstoken",
+		RefreshToken: "oauth2_provider_refreshtoken",
+		IDToken:      "oauth2_provider_idtoken",
+		Grant:        "oauth2_provider_grant",
+		User:         "auth_user",
+		Migrations:   "django_migrations",
+	}
+}
+
+// WithDefaults returns t with every empty name replaced by DOT's default.
+func (t Tables) WithDefaults() Tables {
+	d := DefaultTables()
+	for _, f := range []struct {
+		v   *string
+		def string
+	}{
+		{&t.Application, d.Application}, {&t.AccessToken, d.AccessToken},
+		{&t.RefreshToken, d.RefreshToken}, {&t.IDToken, d.IDToken},
+		{&t.Grant, d.Grant}, {&t.User, d.User}, {&t.Migrations, d.Migrations},
+	} {
+		if *f.v == "" {
+			*f.v = f.def
+		}
+	}
+	return t
+}
+
+// Named lists the tables with the setting name each comes from, in a stable order.
+func (t Tables) Named() []NamedTable {
+	return []NamedTable{
+		{"application", t.Application}, {"accesstoken", t.AccessToken},
+		{"refreshtoken", t.RefreshToken}, {"idtoken", t.IDToken},
+		{"grant", t.Grant}, {"user", t.User}, {"migrations", t.Migrations},
+	}
+}
+
+// NamedTable pairs a table role (e.g. "accesstoken") with its configured name.
+type NamedTable struct {
+	Role string
+	Name string
+}
+
+// Set assigns the table of one role, as named by Named ("accesstoken", ...).
+func (t *Tables) Set(role, name string) error {
+	switch role {
+	case "application":
+		t.Application = name
+	case "accesstoken":
+		t.AccessToken = name
+	case "refreshtoken":
+		t.RefreshToken = name
+	case "idtoken":
+		t.IDToken = name
+	case "grant":
+		t.Grant = name
+	case "user":
+		t.User = name
+	case "migrations":
+		t.Migrations = name
+	default:
+		return fmt.Errorf("unknown table role %q (want one of application, accesstoken, refreshtoken, idtoken, grant, user, migrations)", role)
+	}
+	return nil
+}
+
+// identifier is deliberately narrower than what SQL allows when quoted:
+// names that come from configuration must be plain, so that nothing a
+// configuration file says can change the meaning of a statement.
+var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+
+// ValidateIdentifier checks a possibly schema-qualified table name.
+func ValidateIdentifier(name string) error {
+	parts := strings.Split(name, ".")
+	if len(parts) > 2 {
+		return fmt.Errorf("%q: at most one schema qualifier is allowed: %w", name, ErrInvalidIdentifier)
+	}
+	for _, p := range parts {
+		if !identifier.MatchString(p) {
+			return fmt.Errorf("%q: want letters, digits and underscores, starting with a letter or underscore, at most 63 characters: %w", name, ErrInvalidIdentifier)
+		}
+	}
+	return nil
+}
+
+// Validate checks every table name.
+func (t Tables) Validate() error {
+	for _, n := range t.Named() {
+		if err := ValidateIdentifier(n.Name); err != nil {
+			return fmt.Errorf("%s table: %w", n.Role, err)
+		}
+	}
+	return nil
+}
+
+// QuoteIdentifier quotes a validated, possibly schema-qualified name for
+// PostgreSQL and SQLite alike (both use double quotes).
+func QuoteIdentifier(name string) string {
+	parts := strings.Split(name, ".")
+	for i, p := range parts {
+		parts[i] = `"` + strings.ReplaceAll(p, `"`, `""`) + `"`
+	}
+	return strings.Join(parts, ".")
+}
