@@ -213,7 +213,9 @@ func orNow(t time.Time) time.Time {
 // printing only its code, since a driver's detail text may echo values.
 type redactedError struct{ err error }
 
-func (r redactedError) Error() string { return "database error (detail withheld: it may echo the client secret)" }
+func (r redactedError) Error() string {
+	return "database error (detail withheld: it may echo the client secret)"
+}
 func (r redactedError) Unwrap() error { return r.err }
 
 func redactDriverError(err error) error { return redactedError{err} }
