@@ -1,0 +1,254 @@
+// Command cleartokens removes expired and revoked OAuth tokens from a
+// django-oauth-toolkit database, as DOT's `manage.py cleartokens` does.
+// It only reads settings and flags and prints; the work is cleanup.Clear.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/oauthkit/oauthkit/cleanup"
+	"github.com/oauthkit/oauthkit/internal/cli"
+	"github.com/oauthkit/oauthkit/store"
+	"github.com/oauthkit/oauthkit/store/sqlstore"
+)
+
+const defaultDatabaseURL = "sqlite:db.sqlite3"
+
+// settingKeys are DOT's setting names; each has a flag.
+var settingFlags = []struct{ key, flag, help string }{
+	{"DATABASE_URL", "database-url", "database `URL`: postgres://…, postgresql://…, sqlite:PATH or sqlite:///ABS/PATH (default " + defaultDatabaseURL + ", created with its tables on first use)"},
+	{"REFRESH_TOKEN_EXPIRE_SECONDS", "refresh-token-expire-seconds", "refresh token lifetime in `seconds`; unset or 0: refresh tokens never age-expire"},
+	{"REFRESH_TOKEN_GRACE_PERIOD_SECONDS", "refresh-token-grace-period-seconds", "(dot-3.4 rules) `seconds` a revoked refresh token is kept (default 0)"},
+	{"REFRESH_TOKEN_REUSE_PROTECTION", "refresh-token-reuse-protection", "(dot-3.4 rules) `true` keeps revoked refresh tokens until they expire (default false)"},
+	{"CLEAR_EXPIRED_TOKENS_BATCH_SIZE", "batch-size", "most `rows` deleted per transaction (default 10000)"},
+	{"CLEAR_EXPIRED_TOKENS_BATCH_INTERVAL", "batch-interval", "`seconds` to pause between batches, fractions allowed (default 0)"},
+	{"CLEARTOKENS_RULES", "rules", "`rules` to apply: auto (by django_migrations), dot-3.3 or dot-3.4 (default auto)"},
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+type tableFlags struct{ t *store.Tables }
+
+func (f tableFlags) String() string { return "" }
+func (f tableFlags) Set(v string) error {
+	role, name, ok := strings.Cut(v, "=")
+	if !ok {
+		return fmt.Errorf("want ROLE=NAME, e.g. accesstoken=myapp_accesstoken")
+	}
+	return f.t.Set(role, name)
+}
+
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	var common cli.Common
+	var createSchema, asJSON bool
+	var tables store.Tables
+	flagValues := map[string]*string{}
+
+	fs := flag.NewFlagSet("cleartokens", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, `Usage: cleartokens [flags]
+
+Removes expired and revoked tokens from a django-oauth-toolkit database, in
+batches, exactly as DOT's "manage.py cleartokens" does.
+
+Every setting is read from the environment variable of DOT's name, then from
+the --settings file, then from its flag (the last one found wins).
+
+Flags:
+`)
+		cli.PrintFlags(fs, stderr)
+		fmt.Fprintf(stderr, `
+Exit status: 0 success, 1 failure (database, interrupted), 2 bad usage.
+SIGINT or SIGTERM stops after the current batch and prints what was done.
+`)
+	}
+	for _, s := range settingFlags {
+		v := new(string)
+		flagValues[s.key] = v
+		fs.StringVar(v, s.flag, "", s.help+" [env "+s.key+"]")
+	}
+	fs.BoolVar(&createSchema, "create-schema", false, "create the DOT 3.4.1 tables where missing in the database named by DATABASE_URL")
+	fs.BoolVar(&asJSON, "json", false, "print the report as one JSON object on stdout")
+	fs.Var(tableFlags{&tables}, "table", "use table `ROLE=NAME` for a swapped DOT model; ROLE is application, accesstoken, refreshtoken, idtoken, grant, user or migrations (repeatable)")
+	common.Register(fs, false)
+
+	prog := cli.NewOutput("cleartokens", stdout, stderr, cli.Common{NoColor: true})
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cli.ExitOK
+		}
+		return cli.ExitUsage
+	}
+	if fs.NArg() > 0 {
+		return prog.Error(cli.Usagef("unexpected argument %q (cleartokens takes only flags)", fs.Arg(0)), false)
+	}
+	if err := common.Check(); err != nil {
+		return prog.Error(err, false)
+	}
+	out := cli.NewOutput("cleartokens", stdout, stderr, common)
+	if common.Version {
+		fmt.Fprintln(stdout, cli.Version())
+		return cli.ExitOK
+	}
+
+	keys := make([]string, len(settingFlags))
+	for i, s := range settingFlags {
+		keys[i] = s.key
+	}
+	settings, err := cli.LoadSettings(keys, getenv, common.Settings)
+	if err != nil {
+		return out.Error(err, common.Traceback)
+	}
+	fs.Visit(func(f *flag.Flag) {
+		for _, s := range settingFlags {
+			if s.flag == f.Name {
+				settings.Override(s.key, s.flag, *flagValues[s.key])
+			}
+		}
+	})
+	opts, dbURL, err := options(settings)
+	if err != nil {
+		return out.Error(err, common.Traceback)
+	}
+	if err := tables.WithDefaults().Validate(); err != nil {
+		return out.Error(cli.UsageError{Err: err}, common.Traceback)
+	}
+
+	// The first signal stops the run after the batch in flight; a second
+	// one ends the process at once (the open transaction is rolled back).
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop()
+		again := make(chan os.Signal, 1)
+		signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+		<-again
+		os.Exit(cli.ExitFailure)
+	}()
+
+	embedded := dbURL == ""
+	if embedded {
+		dbURL = defaultDatabaseURL
+	}
+	openOpts := []sqlstore.Option{sqlstore.WithTables(tables)}
+	if embedded || createSchema {
+		openOpts = append(openOpts, sqlstore.AllowCreate())
+	}
+	st, err := sqlstore.Open(ctx, dbURL, openOpts...)
+	if err != nil {
+		if errors.Is(err, store.ErrInvalidURL) {
+			err = cli.UsageError{Err: err}
+		}
+		return out.Error(err, common.Traceback)
+	}
+	defer st.Close()
+	if embedded || createSchema {
+		if err := st.Migrate(ctx); err != nil {
+			return out.Error(err, common.Traceback)
+		}
+	}
+	if err := st.CheckSchema(ctx); err != nil {
+		return out.Error(err, common.Traceback)
+	}
+	opts.Store = st
+	if common.Verbosity >= 3 {
+		opts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+
+	rep, err := cleanup.Clear(ctx, opts)
+	interrupted := errors.Is(err, cleanup.ErrInterrupted)
+	if err != nil && !interrupted {
+		return out.Error(err, common.Traceback)
+	}
+	report(out, rep, common.Verbosity, asJSON)
+	if interrupted {
+		out.Info(fmt.Sprintf("cleartokens: interrupted: stopped after a whole batch; %d rows deleted; run again to finish", rep.Deleted()))
+		return cli.ExitFailure
+	}
+	return cli.ExitOK
+}
+
+// options turns settings into cleanup.Options and the database URL.
+func options(s *cli.Settings) (cleanup.Options, string, error) {
+	var o cleanup.Options
+	if secs, ok, err := s.Seconds("REFRESH_TOKEN_EXPIRE_SECONDS"); err != nil {
+		return o, "", err
+	} else if ok {
+		o.RefreshTokenExpire = seconds(secs)
+	}
+	if secs, ok, err := s.Seconds("REFRESH_TOKEN_GRACE_PERIOD_SECONDS"); err != nil {
+		return o, "", err
+	} else if ok {
+		o.RefreshTokenGracePeriod = seconds(secs)
+	}
+	reuse, err := s.Bool("REFRESH_TOKEN_REUSE_PROTECTION")
+	if err != nil {
+		return o, "", err
+	}
+	o.RefreshTokenReuseProtection = reuse
+	if n, ok, err := s.Int("CLEAR_EXPIRED_TOKENS_BATCH_SIZE"); err != nil {
+		return o, "", err
+	} else if ok {
+		o.BatchSize = n
+	}
+	if secs, ok, err := s.Seconds("CLEAR_EXPIRED_TOKENS_BATCH_INTERVAL"); err != nil {
+		return o, "", err
+	} else if ok {
+		o.BatchInterval = seconds(secs)
+	}
+	rules, src := s.Get("CLEARTOKENS_RULES")
+	r, err := cleanup.ParseRules(rules)
+	if err != nil {
+		return o, "", cli.Usagef("CLEARTOKENS_RULES=%q (from %s): want auto, dot-3.3 or dot-3.4", rules, src)
+	}
+	o.Rules = r
+	url, _ := s.Get("DATABASE_URL")
+	return o, url, nil
+}
+
+func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
+
+func report(out *cli.Output, rep cleanup.Report, verbosity int, asJSON bool) {
+	if verbosity >= 1 {
+		for _, w := range rep.Warnings {
+			out.Warn(w)
+		}
+	}
+	if verbosity >= 2 {
+		out.Info(fmt.Sprintf("Rules %s (%s); now %s", rep.Rules, rep.RulesReason, rep.Now.UTC().Format(time.RFC3339Nano)))
+	}
+	if asJSON {
+		enc := json.NewEncoder(out.Stdout)
+		enc.Encode(rep) //nolint:errcheck // nothing to do if stdout is gone
+		return
+	}
+	for _, st := range rep.Steps {
+		if st.Skipped {
+			if verbosity >= 2 {
+				out.Info(fmt.Sprintf("No %s: %s", strings.ToLower(st.Message[:1])+st.Message[1:], st.SkipReason))
+			}
+			continue
+		}
+		if verbosity >= 1 {
+			out.Success(st.Line())
+		}
+		if verbosity >= 2 {
+			out.Info(fmt.Sprintf("  %s: %d batches in %s", st.Name, st.Batches, st.Duration.Round(time.Millisecond)))
+		}
+	}
+}

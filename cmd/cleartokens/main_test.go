@@ -1,0 +1,240 @@
+package main_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/oauthkit/oauthkit/cleanup"
+	"github.com/oauthkit/oauthkit/internal/testdb"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "cleartokens-test")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "cleartokens")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		panic(string(out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func runCmd(t *testing.T, dir string, env []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Dir = dir
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else {
+		require.NoError(t, err)
+	}
+	return result{out.String(), errb.String(), code}
+}
+
+func past(d time.Duration) time.Time { return time.Now().Add(-d) }
+
+func TestDOTOutputAndRows(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, e *testdb.Env) {
+		at := e.AccessToken(t, past(48*time.Hour))
+		e.RefreshToken(t, at, time.Time{})       // expired refresh token
+		e.RefreshToken(t, 0, past(72*time.Hour)) // revoked
+		live := e.AccessToken(t, time.Now().Add(time.Hour))
+		e.AccessToken(t, past(time.Hour))
+		e.IDToken(t, past(time.Hour))
+		e.Grant(t, past(time.Minute))
+		e.MarkMigrated(t, "0012_add_token_checksum")
+
+		r := runCmd(t, t.TempDir(), []string{"DATABASE_URL=" + e.URL, "REFRESH_TOKEN_EXPIRE_SECONDS=86400", "CLEAR_EXPIRED_TOKENS_BATCH_SIZE=1"})
+		require.Equal(t, 0, r.code, r.stderr)
+		assert.Equal(t, "1 Revoked refresh tokens deleted\n1 Expired refresh tokens deleted\n2 Expired access tokens deleted\n1 Expired ID tokens deleted\n1 Expired grant tokens deleted\n", r.stdout)
+		assert.Empty(t, r.stderr)
+		assert.Equal(t, []int64{live}, e.IDs(t, "accesstoken"))
+		assert.Empty(t, e.IDs(t, "refreshtoken"))
+	})
+}
+
+func TestDOT34WarningAndJSON(t *testing.T) {
+	e := testdb.New(t, "sqlite", testdb.DOT341)
+	e.RefreshToken(t, 0, time.Time{}) // orphan
+	r := runCmd(t, t.TempDir(), []string{"DATABASE_URL=" + e.URL}, "--json")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "Warning: REFRESH_TOKEN_EXPIRE_SECONDS is not set")
+	var rep cleanup.Report
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &rep))
+	assert.Equal(t, cleanup.RulesDOT34, rep.Rules)
+	require.Len(t, rep.Steps, 6)
+	assert.Equal(t, cleanup.StepOrphanedRefresh, rep.Steps[1].Name)
+	assert.EqualValues(t, 1, rep.Steps[1].Deleted)
+	assert.Empty(t, e.IDs(t, "refreshtoken"))
+}
+
+func TestEmbeddedDefaultCreatesDatabase(t *testing.T) {
+	dir := t.TempDir()
+	r := runCmd(t, dir, nil)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "0 Expired access tokens deleted")
+	_, err := os.Stat(filepath.Join(dir, "db.sqlite3"))
+	require.NoError(t, err)
+	// Second run finds the tables it made.
+	r = runCmd(t, dir, nil)
+	require.Equal(t, 0, r.code, r.stderr)
+}
+
+func TestSettingsPrecedence(t *testing.T) {
+	e := testdb.New(t, "sqlite", testdb.DOT301)
+	e.Grant(t, past(time.Hour))
+	dir := t.TempDir()
+	file := filepath.Join(dir, "settings.env")
+	require.NoError(t, os.WriteFile(file, []byte("# cleartokens settings\nCLEARTOKENS_RULES=dot-3.4\nCLEAR_EXPIRED_TOKENS_BATCH_SIZE=5\n"), 0o600))
+	// File beats environment: the 3.4 rules print the orphan line.
+	r := runCmd(t, dir, []string{"DATABASE_URL=" + e.URL, "CLEARTOKENS_RULES=dot-3.3"}, "--settings", file)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "Orphaned refresh tokens deleted")
+	// Flag beats file.
+	r = runCmd(t, dir, []string{"DATABASE_URL=" + e.URL}, "--settings", file, "--rules", "dot-3.3")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.NotContains(t, r.stdout, "Orphaned")
+	// An unknown key in the file is an error, not silently ignored.
+	require.NoError(t, os.WriteFile(file, []byte("CLEAR_EXPIRED_TOKEN_BATCH_SIZE=5\n"), 0o600))
+	r = runCmd(t, dir, []string{"DATABASE_URL=" + e.URL}, "--settings", file)
+	assert.Equal(t, 2, r.code)
+	assert.Contains(t, r.stderr, "unknown setting")
+}
+
+func TestBadInput(t *testing.T) {
+	e := testdb.New(t, "sqlite", testdb.DOT341)
+	e.Grant(t, past(time.Hour))
+	empty := testdb.NewEmptySQLite(t)
+	dir := t.TempDir()
+	cases := []struct {
+		name string
+		env  []string
+		args []string
+		code int
+		msg  string
+	}{
+		{"unknown flag", nil, []string{"--frobnicate"}, 2, "flag provided but not defined"},
+		{"stray argument", nil, []string{"now"}, 2, "unexpected argument"},
+		{"bad batch size", []string{"CLEAR_EXPIRED_TOKENS_BATCH_SIZE=ten"}, nil, 2, "CLEAR_EXPIRED_TOKENS_BATCH_SIZE"},
+		{"zero batch size", nil, []string{"--batch-size", "0"}, 2, "positive"},
+		{"negative expiry", []string{"REFRESH_TOKEN_EXPIRE_SECONDS=-5"}, nil, 2, "must not be negative"},
+		{"negative grace", nil, []string{"--refresh-token-grace-period-seconds=-1"}, 2, "must not be negative"},
+		{"bad interval", []string{"CLEAR_EXPIRED_TOKENS_BATCH_INTERVAL=soon"}, nil, 2, "seconds"},
+		{"bad bool", []string{"REFRESH_TOKEN_REUSE_PROTECTION=maybe"}, nil, 2, "true or false"},
+		{"bad rules", []string{"CLEARTOKENS_RULES=dot-2"}, nil, 2, "dot-3.3"},
+		{"bad verbosity", nil, []string{"-v", "7"}, 2, "verbosity"},
+		{"pythonpath", nil, []string{"--pythonpath", "/x"}, 2, "not applicable"},
+		{"bad table name", nil, []string{"--table", "grant=grant; DROP TABLE x"}, 2, "invalid SQL identifier"},
+		{"unknown table role", nil, []string{"--table", "tokens=x"}, 2, "unknown table role"},
+		{"bad URL scheme", []string{"DATABASE_URL=mysql://db/x"}, nil, 2, "not supported"},
+		{"missing sqlite file", []string{"DATABASE_URL=sqlite:" + filepath.Join(dir, "nope.db")}, nil, 1, "no such file"},
+		{"missing tables", []string{"DATABASE_URL=sqlite:" + empty}, nil, 1, "table does not exist"},
+		{"swapped table missing", []string{"DATABASE_URL=" + e.URL}, []string{"--table", "grant=myapp_grant"}, 1, "myapp_grant"},
+		{"unreachable server", []string{"DATABASE_URL=postgres://u:hunter2@127.0.0.1:1/x?sslmode=disable"}, nil, 1, "unreachable"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runCmd(t, dir, tc.env, tc.args...)
+			assert.Equal(t, tc.code, r.code, r.stderr)
+			assert.Contains(t, r.stderr, tc.msg)
+			assert.Empty(t, r.stdout)
+			assert.NotContains(t, r.stderr, "hunter2")
+			assert.NotContains(t, r.stderr, "goroutine", "no stack trace")
+		})
+	}
+	assert.Len(t, e.IDs(t, "grant"), 1, "nothing deleted by a failed run")
+	_, err := os.Stat(filepath.Join(dir, "nope.db"))
+	assert.True(t, os.IsNotExist(err), "a named database is never created")
+	// The database without the tables was not given any.
+	var tables []string
+	require.NoError(t, sqlx.MustOpen("sqlite", "file:"+empty).Select(&tables, `SELECT name FROM sqlite_master WHERE type = 'table'`))
+	assert.Equal(t, []string{"unrelated"}, tables)
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	r := runCmd(t, t.TempDir(), nil, "--help")
+	assert.Equal(t, 0, r.code)
+	for _, key := range []string{"DATABASE_URL", "REFRESH_TOKEN_EXPIRE_SECONDS", "REFRESH_TOKEN_GRACE_PERIOD_SECONDS", "REFRESH_TOKEN_REUSE_PROTECTION",
+		"CLEAR_EXPIRED_TOKENS_BATCH_SIZE", "CLEAR_EXPIRED_TOKENS_BATCH_INTERVAL", "CLEARTOKENS_RULES", "--traceback", "--settings", "--no-color"} {
+		assert.Contains(t, r.stderr, key)
+	}
+	r = runCmd(t, t.TempDir(), nil, "--version")
+	assert.Equal(t, 0, r.code)
+	assert.NotEmpty(t, strings.TrimSpace(r.stdout))
+}
+
+func TestForceColorAndTraceback(t *testing.T) {
+	dir := t.TempDir()
+	r := runCmd(t, dir, nil, "--force-color")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "\x1b[32m0 Expired access tokens deleted\x1b[0m")
+	r = runCmd(t, dir, []string{"DATABASE_URL=sqlite:" + testdb.NewEmptySQLite(t)}, "--traceback")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "caused by")
+}
+
+// SIGINT stops after the batch in flight: the rows left are exactly the
+// ones no batch reached, and the report says what was done.
+func TestInterruptStopsBetweenBatches(t *testing.T) {
+	e := testdb.New(t, "sqlite", testdb.DOT301)
+	for i := 0; i < 20; i++ {
+		e.Grant(t, past(time.Hour))
+	}
+	cmd := exec.Command(binary, "-v", "3", "--rules", "dot-3.3", "--batch-size", "2", "--batch-interval", "0.2")
+	cmd.Env = []string{"DATABASE_URL=" + e.URL}
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	sc := bufio.NewScanner(stderr)
+	var lines []string
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if strings.Contains(sc.Text(), "step=expired_grants") {
+			require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+			break
+		}
+	}
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	err = cmd.Wait()
+	ee, ok := err.(*exec.ExitError)
+	require.True(t, ok, "want exit status 1, got %v; stderr: %v", err, lines)
+	assert.Equal(t, 1, ee.ExitCode())
+	left := len(e.IDs(t, "grant"))
+	assert.Less(t, left, 20)
+	assert.Greater(t, left, 0, "the run stopped before the end")
+	assert.Equal(t, 0, left%2, "whole batches of 2 only")
+	assert.Contains(t, stdout.String(), strconv.Itoa(20-left)+" Expired grant tokens deleted")
+	assert.Contains(t, strings.Join(lines, "\n"), "interrupted")
+}

@@ -1,0 +1,252 @@
+// Package cli holds what both commands share: Django's common options,
+// settings read from the environment or a --settings file, colour, and the
+// one-line error report.
+package cli
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"strings"
+)
+
+// Exit statuses (SPEC section 4).
+const (
+	ExitOK      = 0
+	ExitFailure = 1
+	ExitUsage   = 2
+)
+
+// UsageError marks bad input on the command line or in the settings: exit 2.
+type UsageError struct{ Err error }
+
+func (e UsageError) Error() string { return e.Err.Error() }
+func (e UsageError) Unwrap() error { return e.Err }
+
+// Usagef makes a UsageError.
+func Usagef(format string, args ...any) error { return UsageError{fmt.Errorf(format, args...)} }
+
+// Common are Django's management-command options that mean something here.
+type Common struct {
+	Verbosity  int
+	Version    bool
+	NoColor    bool
+	ForceColor bool
+	Traceback  bool
+	Settings   string
+	PythonPath string
+	SkipChecks bool
+}
+
+// Register adds the common options to fs.
+func (c *Common) Register(fs *flag.FlagSet, skipChecks bool) {
+	fs.IntVar(&c.Verbosity, "verbosity", 1, "`level` of output: 0 quiet, 1 normal, 2 verbose, 3 very verbose (as Django's -v)")
+	fs.IntVar(&c.Verbosity, "v", 1, "shorthand for --verbosity")
+	fs.BoolVar(&c.Version, "version", false, "print the version and exit")
+	fs.BoolVar(&c.NoColor, "no-color", false, "never colour the output")
+	fs.BoolVar(&c.ForceColor, "force-color", false, "colour the output even when it is not a terminal")
+	fs.BoolVar(&c.Traceback, "traceback", false, "on error, print the whole chain of causes, one per line")
+	fs.StringVar(&c.Settings, "settings", "", "read settings from `FILE`: KEY=VALUE lines, # comments (environment < file < flags)")
+	fs.StringVar(&c.PythonPath, "pythonpath", "", "Django's option; not applicable here (an error if given)")
+	if skipChecks {
+		fs.BoolVar(&c.SkipChecks, "skip-checks", false, "skip the database schema check before writing")
+	}
+}
+
+// Check validates the common options.
+func (c *Common) Check() error {
+	if c.PythonPath != "" {
+		return Usagef("--pythonpath is not applicable: oauthkit is not a Python program")
+	}
+	if c.Verbosity < 0 || c.Verbosity > 3 {
+		return Usagef("--verbosity %d: want 0, 1, 2 or 3", c.Verbosity)
+	}
+	if c.NoColor && c.ForceColor {
+		return Usagef("--no-color and --force-color cannot be used together")
+	}
+	return nil
+}
+
+// Version is the module version from the build info.
+func Version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+// Settings are named values from the environment, a settings file and flags.
+type Settings struct {
+	values map[string]string
+	source map[string]string
+}
+
+// LoadSettings reads keys from the environment, then from file (if any).
+func LoadSettings(keys []string, getenv func(string) string, file string) (*Settings, error) {
+	s := &Settings{values: map[string]string{}, source: map[string]string{}}
+	for _, k := range keys {
+		if v := getenv(k); v != "" {
+			s.values[k], s.source[k] = v, "environment variable "+k
+		}
+	}
+	if file == "" {
+		return s, nil
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, Usagef("--settings: %w", err)
+	}
+	defer f.Close()
+	known := map[string]bool{}
+	for _, k := range keys {
+		known[k] = true
+	}
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		k = strings.TrimSpace(strings.TrimPrefix(k, "export "))
+		if !ok {
+			return nil, Usagef("%s:%d: want KEY=VALUE", file, n)
+		}
+		if !known[k] {
+			return nil, Usagef("%s:%d: unknown setting %q (known: %s)", file, n, k, strings.Join(keys, ", "))
+		}
+		v = strings.TrimSpace(v)
+		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+			v = v[1 : len(v)-1]
+		}
+		s.values[k], s.source[k] = v, fmt.Sprintf("%s:%d", file, n)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, Usagef("--settings %s: %w", file, err)
+	}
+	return s, nil
+}
+
+// Override sets a value from a flag.
+func (s *Settings) Override(key, flagName, value string) {
+	s.values[key], s.source[key] = value, "--"+flagName
+}
+
+// Get returns a value and where it came from ("" when unset).
+func (s *Settings) Get(key string) (string, string) { return s.values[key], s.source[key] }
+
+// Seconds reads a non-negative number of seconds (fractions allowed); ok
+// is false when unset.
+func (s *Settings) Seconds(key string) (secs float64, ok bool, err error) {
+	v, src := s.Get(key)
+	if v == "" {
+		return 0, false, nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f != f || f > 1e12 {
+		return 0, false, Usagef("%s=%q (from %s): want a number of seconds", key, v, src)
+	}
+	if f < 0 {
+		return 0, false, Usagef("%s=%q (from %s): must not be negative", key, v, src)
+	}
+	return f, true, nil
+}
+
+// Int reads a positive integer.
+func (s *Settings) Int(key string) (int, bool, error) {
+	v, src := s.Get(key)
+	if v == "" {
+		return 0, false, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return 0, false, Usagef("%s=%q (from %s): want a positive whole number", key, v, src)
+	}
+	return n, true, nil
+}
+
+// Bool reads a boolean the way Python settings are usually written.
+func (s *Settings) Bool(key string) (bool, error) {
+	v, src := s.Get(key)
+	switch strings.ToLower(v) {
+	case "", "0", "false", "no", "off":
+		return false, nil
+	case "1", "true", "yes", "on":
+		return true, nil
+	}
+	return false, Usagef("%s=%q (from %s): want true or false", key, v, src)
+}
+
+// Output writes results and diagnostics, coloured on a terminal as Django does.
+type Output struct {
+	Stdout, Stderr io.Writer
+	Color          bool
+	Prog           string
+}
+
+// NewOutput decides on colour: forced, refused, or when stdout is a terminal.
+func NewOutput(prog string, stdout, stderr io.Writer, c Common) *Output {
+	color := c.ForceColor
+	if !c.NoColor && !c.ForceColor && os.Getenv("NO_COLOR") == "" {
+		if f, ok := stdout.(*os.File); ok {
+			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+				color = true
+			}
+		}
+	}
+	return &Output{Stdout: stdout, Stderr: stderr, Color: color, Prog: prog}
+}
+
+func (o *Output) paint(code, s string) string {
+	if !o.Color {
+		return s
+	}
+	return "\x1b[" + code + "m" + s + "\x1b[0m"
+}
+
+// Success prints a result line (green on a terminal).
+func (o *Output) Success(s string) { fmt.Fprintln(o.Stdout, o.paint("32", s)) }
+
+// Warn prints a warning on stderr (yellow on a terminal).
+func (o *Output) Warn(s string) { fmt.Fprintln(o.Stderr, o.paint("33", "Warning: "+s)) }
+
+// Info prints a diagnostic on stderr.
+func (o *Output) Info(s string) { fmt.Fprintln(o.Stderr, s) }
+
+// Error prints err as one line on stderr (red on a terminal), or with
+// traceback every cause on its own line, and returns the exit status.
+func (o *Output) Error(err error, traceback bool) int {
+	fmt.Fprintln(o.Stderr, o.paint("31", o.Prog+": error: "+err.Error()))
+	if traceback {
+		for e := errors.Unwrap(err); e != nil; e = errors.Unwrap(e) {
+			fmt.Fprintf(o.Stderr, "  caused by (%T): %v\n", e, e)
+		}
+	}
+	var ue UsageError
+	if errors.As(err, &ue) {
+		return ExitUsage
+	}
+	return ExitFailure
+}
+
+// PrintFlags lists fs's flags GNU-style ("--name VALUE"), as Django's help
+// does; the flag package accepts both one and two dashes.
+func PrintFlags(fs *flag.FlagSet, w io.Writer) {
+	fs.VisitAll(func(f *flag.Flag) {
+		dash := "--"
+		if len(f.Name) == 1 {
+			dash = "-"
+		}
+		name, usage := flag.UnquoteUsage(f)
+		line := "  " + dash + f.Name
+		if name != "" {
+			line += " " + name
+		}
+		fmt.Fprintf(w, "%s\n      %s\n", line, usage)
+	})
+}
