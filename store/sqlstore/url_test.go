@@ -18,10 +18,10 @@ func TestParseURL(t *testing.T) {
 		path    string
 	}{
 		"postgres://u:p@127.0.0.1:5432/db?sslmode=disable": {sqlstore.DialectPostgres, ""},
-		"postgresql://localhost/db":                         {sqlstore.DialectPostgres, ""},
-		"sqlite:db.sqlite3":                                 {sqlstore.DialectSQLite, "db.sqlite3"},
-		"sqlite:/srv/app/db.sqlite3":                        {sqlstore.DialectSQLite, "/srv/app/db.sqlite3"},
-		"sqlite:///srv/app/db.sqlite3":                      {sqlstore.DialectSQLite, "/srv/app/db.sqlite3"},
+		"postgresql://localhost/db":                        {sqlstore.DialectPostgres, ""},
+		"sqlite:db.sqlite3":                                {sqlstore.DialectSQLite, "db.sqlite3"},
+		"sqlite:/srv/app/db.sqlite3":                       {sqlstore.DialectSQLite, "/srv/app/db.sqlite3"},
+		"sqlite:///srv/app/db.sqlite3":                     {sqlstore.DialectSQLite, "/srv/app/db.sqlite3"},
 	}
 	for raw, want := range good {
 		tg, err := sqlstore.ParseURL(raw)
