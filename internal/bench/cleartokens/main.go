@@ -64,9 +64,10 @@ func main() {
 		must(err)
 		var results []result
 		for _, v := range strings.Split(*variants, ",") {
-			u := seed(*base, n, now)
+			u, schema := seed(*base, n, now)
 			r := runVariant(v, u, now)
 			results = append(results, r)
+			dropSchema(*base, schema)
 		}
 		var floor time.Duration
 		for _, r := range results {
@@ -214,7 +215,7 @@ func joinIDs(ids []int64) string {
 
 // seed makes a fresh schema with DOT 3.0.1's tables and n access tokens in
 // a realistic mix; the same n and now give the same rows every time.
-func seed(base string, n int, now time.Time) string {
+func seed(base string, n int, now time.Time) (string, string) {
 	admin := sqlx.MustOpen("postgres", base)
 	defer admin.Close()
 	schema := fmt.Sprintf("oauthkit_bench_%d_%d", n, time.Now().UnixNano())
@@ -258,7 +259,13 @@ code_challenge_method, nonce, claims)
 SELECT g, 'code' || g, CASE WHEN g % 10 = 0 THEN $1::timestamptz + interval '10 minutes' ELSE $1::timestamptz - (g % 30) * interval '1 hour' END, 'https://example.com/cb', 'read', 1, 1, $1, $1, '', '', '', ''
 FROM generate_series(1, $2 / 10) g`, now, n)
 	db.MustExec(`VACUUM ANALYZE`)
-	return u.String()
+	return u.String(), schema
+}
+
+func dropSchema(base, schema string) {
+	admin := sqlx.MustOpen("postgres", base)
+	defer admin.Close()
+	admin.MustExec(`DROP SCHEMA ` + schema + ` CASCADE`)
 }
 
 func envOr(k, def string) string {
