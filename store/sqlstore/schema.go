@@ -30,7 +30,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return fmt.Errorf("create schema in %s: %w", s.display, err)
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
-	for _, stmt := range strings.Split(ddl, ";\n") {
+	stmts := []string{ddl} // PostgreSQL runs the whole script in one Exec (it has a DO block)
+	if s.dialect == DialectSQLite {
+		stmts = strings.Split(ddl, ";\n")
+	}
+	for _, stmt := range stmts {
 		if strings.TrimSpace(stmt) == "" {
 			continue
 		}
