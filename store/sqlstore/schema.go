@@ -29,7 +29,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("create schema in %s: %w", s.display, err)
 	}
-	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	defer tx.Rollback()    //nolint:errcheck // no-op after Commit
 	stmts := []string{ddl} // PostgreSQL runs the whole script in one Exec (it has a DO block)
 	if s.dialect == DialectSQLite {
 		stmts = strings.Split(ddl, ";\n")
