@@ -3,6 +3,7 @@ package cleanup_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -62,9 +63,7 @@ func (w *world) left(t *testing.T) []string {
 	present := map[int64]bool{}
 	var names []string
 	for _, tbl := range []string{"accesstoken", "refreshtoken", "idtoken", "grant"} {
-		for k := range present {
-			delete(present, k)
-		}
+		clear(present)
 		for _, id := range w.env.IDs(t, tbl) {
 			present[id] = true
 		}
@@ -151,15 +150,6 @@ func TestRules(t *testing.T) {
 	}
 }
 
-func contains(v []string, s string) bool {
-	for _, x := range v {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // assertNoDanglingKeys checks every foreign key between the token tables.
 func assertNoDanglingKeys(t *testing.T, e *testdb.Env) {
 	t.Helper()
@@ -201,7 +191,7 @@ func TestAutoRules(t *testing.T) {
 				assert.Equal(t, tc.want, rep.Rules)
 				assert.Contains(t, rep.RulesReason, "auto")
 				// The rules that ran are visible in the rows: 3.4 removes the orphan.
-				assert.Equal(t, tc.want == cleanup.RulesDOT33, contains(w.left(t), "rt7"))
+				assert.Equal(t, tc.want == cleanup.RulesDOT33, slices.Contains(w.left(t), "rt7"))
 			})
 		})
 	}

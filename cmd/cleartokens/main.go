@@ -124,9 +124,6 @@ SIGINT or SIGTERM stops after the current batch and prints what was done.
 	if err != nil {
 		return out.Error(err, common.Traceback)
 	}
-	if err := tables.WithDefaults().Validate(); err != nil {
-		return out.Error(cli.UsageError{Err: err}, common.Traceback)
-	}
 
 	// The first signal stops the run after the batch in flight; a second
 	// one ends the process at once (the open transaction is rolled back).
@@ -151,7 +148,7 @@ SIGINT or SIGTERM stops after the current batch and prints what was done.
 	}
 	st, err := sqlstore.Open(ctx, dbURL, openOpts...)
 	if err != nil {
-		if errors.Is(err, store.ErrInvalidURL) {
+		if errors.Is(err, store.ErrInvalidURL) || errors.Is(err, store.ErrInvalidIdentifier) {
 			err = cli.UsageError{Err: err}
 		}
 		return out.Error(err, common.Traceback)

@@ -223,15 +223,31 @@ func (o *Output) Info(s string) { fmt.Fprintln(o.Stderr, s) }
 func (o *Output) Error(err error, traceback bool) int {
 	fmt.Fprintln(o.Stderr, o.paint("31", o.Prog+": error: "+err.Error()))
 	if traceback {
-		for e := errors.Unwrap(err); e != nil; e = errors.Unwrap(e) {
-			fmt.Fprintf(o.Stderr, "  caused by (%T): %v\n", e, e)
-		}
+		printCauses(o.Stderr, err, "  ")
 	}
 	var ue UsageError
 	if errors.As(err, &ue) {
 		return ExitUsage
 	}
 	return ExitFailure
+}
+
+// printCauses walks the whole tree of wrapped errors, single (%w) and
+// multiple (%w: %w, errors.Join) alike.
+func printCauses(w io.Writer, err error, indent string) {
+	var causes []error
+	switch e := err.(type) {
+	case interface{ Unwrap() []error }:
+		causes = e.Unwrap()
+	case interface{ Unwrap() error }:
+		if c := e.Unwrap(); c != nil {
+			causes = []error{c}
+		}
+	}
+	for _, c := range causes {
+		fmt.Fprintf(w, "%scaused by (%T): %v\n", indent, c, c)
+		printCauses(w, c, indent+"  ")
+	}
 }
 
 // PrintFlags lists fs's flags GNU-style ("--name VALUE"), as Django's help

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/oauthkit/oauthkit/store"
 )
@@ -135,16 +136,19 @@ func (s *Store) sqliteDeleteBatch(ctx context.Context, ts targetSQL, p store.Del
 	return store.DeleteBatchResult{Deleted: deleted, Next: store.Cursor(strconv.FormatInt(hi.Int64, 10)), Done: n < int64(p.Max)}, nil
 }
 
-// pgState remembers what the PostgreSQL walk needs to know about the server.
+// pgState remembers what the PostgreSQL walk needs to know about the
+// server. The Store is shared between goroutines, so the version is read
+// once under a sync.Once.
 type pgState struct {
-	checked    bool
+	once       sync.Once
 	tidRanges  bool // server ≥ 14: TID Range Scan
-	forceIDKey bool // for benchmarks and tests of the fallback
+	versionErr error
+	forceIDKey bool // set before use, for benchmarks and tests of the fallback
 }
 
 // ForceIDWalk makes the PostgreSQL store walk tables by id (the walk used
 // on servers older than 14) instead of by physical position. For tests and
-// benchmarks.
+// benchmarks; call it before the store is used.
 func (s *Store) ForceIDWalk() {
 	if s.pg != nil {
 		s.pg.forceIDKey = true
@@ -155,15 +159,12 @@ func (s *Store) pgUseTIDWalk(ctx context.Context) (bool, error) {
 	if s.pg.forceIDKey {
 		return false, nil
 	}
-	if !s.pg.checked {
+	s.pg.once.Do(func() {
 		var v int
-		if err := s.db.GetContext(ctx, &v, `SELECT current_setting('server_version_num')::int`); err != nil {
-			return false, err
-		}
+		s.pg.versionErr = s.db.GetContext(ctx, &v, `SELECT current_setting('server_version_num')::int`)
 		s.pg.tidRanges = v >= 140000
-		s.pg.checked = true
-	}
-	return s.pg.tidRanges, nil
+	})
+	return s.pg.tidRanges, s.pg.versionErr
 }
 
 // PostgreSQL: every batch is one statement, so one transaction, and the

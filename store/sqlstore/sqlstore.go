@@ -218,7 +218,7 @@ func (s *Store) tableExists(ctx context.Context, name string) (bool, error) {
 	var err error
 	switch s.dialect {
 	case DialectPostgres:
-		err = s.db.GetContext(ctx, &n, `SELECT count(*) FROM (SELECT to_regclass($1) AS r) x WHERE r IS NOT NULL`, store.QuoteIdentifier(name))
+		err = s.db.GetContext(ctx, &n, `SELECT (to_regclass($1) IS NOT NULL)::int`, store.QuoteIdentifier(name))
 	default:
 		schema, table := splitQualified(name)
 		master := "sqlite_master"
