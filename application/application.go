@@ -1,0 +1,263 @@
+// Package application registers OAuth client applications in a
+// django-oauth-toolkit database exactly as DOT's `manage.py
+// createapplication` does: DOT 3.4.1's validation, generated client_id and
+// secret, the secret stored as a Django PBKDF2 hash that DOT accepts. It
+// also verifies a presented client secret against what DOT stored.
+package application
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/oauthkit/oauthkit/hasher"
+	"github.com/oauthkit/oauthkit/store"
+)
+
+// Generated lengths, as DOT's generators.
+const (
+	ClientIDLength            = 40
+	DefaultClientSecretLength = 128 // CLIENT_SECRET_GENERATOR_LENGTH
+)
+
+var (
+	// ErrExistsDifferent: IfNotExists found an application with that
+	// client_id whose settings differ from the spec.
+	ErrExistsDifferent = errors.New("an application with that client_id exists with different settings")
+	// ErrInvalidSpec: the spec cannot be acted on (no store, bad settings).
+	ErrInvalidSpec = errors.New("invalid application spec")
+)
+
+// Settings are DOT's settings that shape validation and generation.
+type Settings struct {
+	// AllowedRedirectURISchemes is ALLOWED_REDIRECT_URI_SCHEMES; empty: http, https.
+	AllowedRedirectURISchemes []string
+	// AllowURIWildcards is ALLOW_URI_WILDCARDS.
+	AllowURIWildcards bool
+	// OIDCRSAPrivateKey is OIDC_RSA_PRIVATE_KEY; only whether it is set matters here.
+	OIDCRSAPrivateKey string
+	// ClientSecretLength is CLIENT_SECRET_GENERATOR_LENGTH; 0: 128.
+	ClientSecretLength int
+	// HasherIterations is the PBKDF2 work factor; 0: 1,000,000 (Django 5.2).
+	HasherIterations int
+}
+
+func (s Settings) uriRules() URIRules {
+	return URIRules{AllowedSchemes: s.AllowedRedirectURISchemes, AllowWildcards: s.AllowURIWildcards}
+}
+
+// Spec is what createapplication takes. An empty string means "not given",
+// as in DOT's command.
+type Spec struct {
+	Store store.Store
+	// ClientType is confidential or public.
+	ClientType string
+	// GrantType is the authorization_grant_type.
+	GrantType string
+	// ClientID; empty: 40 generated characters.
+	ClientID string
+	// User is the owner's auth_user id as given (it must be an integer
+	// naming an existing row); empty: no owner.
+	User string
+	// RedirectURIs and PostLogoutRedirectURIs are space-separated lists.
+	RedirectURIs           string
+	PostLogoutRedirectURIs string
+	// ClientSecret; empty: generated, and returned once in Created.
+	ClientSecret string
+	// NoHashClientSecret stores the secret as given (DOT's
+	// --no-hash-client-secret); by default it is hashed.
+	NoHashClientSecret bool
+	Name               string
+	SkipAuthorization  bool
+	// Algorithm is "", RS256 or HS256.
+	Algorithm string
+	// IfNotExists: when an application with ClientID exists with the same
+	// settings, return it (Created.Existed) instead of failing; when its
+	// settings differ, fail with ErrExistsDifferent. Needs ClientID.
+	IfNotExists bool
+	Settings    Settings
+	// Now is the created/updated time; zero: time.Now().
+	Now time.Time
+	// Logger gets debug records (never a secret); nil: none.
+	Logger *slog.Logger
+}
+
+// Created describes the new (or, with IfNotExists, existing) application.
+type Created struct {
+	ID       int64  `json:"id,omitempty"`
+	ClientID string `json:"client_id"`
+	Name     string `json:"name"`
+	// ClientSecret is set only when the secret was generated: it is shown
+	// once and stored only as a hash.
+	ClientSecret string `json:"client_secret,omitempty"`
+	// Existed is true when IfNotExists found the same application.
+	Existed bool `json:"existed,omitempty"`
+}
+
+// DisplayName is DOT's name for the application in its success line: the
+// name when one was given, else the client_id.
+func (c Created) DisplayName() string {
+	if c.Name != "" {
+		return c.Name
+	}
+	return c.ClientID
+}
+
+// draft is the application being built, before hashing.
+type draft struct {
+	Spec
+	userID  *int64
+	userErr string
+}
+
+// CreateApplication validates spec as DOT 3.4.1 would and inserts the
+// application. Validation errors come back together as one
+// *ValidationError (errors.Is(err, ErrValidation)); nothing is written then.
+func CreateApplication(ctx context.Context, spec Spec) (Created, error) {
+	if spec.Store == nil {
+		return Created{}, fmt.Errorf("Spec.Store is nil: %w", ErrInvalidSpec)
+	}
+	if spec.Settings.ClientSecretLength < 0 || spec.Settings.HasherIterations < 0 {
+		return Created{}, fmt.Errorf("client secret length and hasher iterations must not be negative: %w", ErrInvalidSpec)
+	}
+	if spec.IfNotExists && spec.ClientID == "" {
+		return Created{}, fmt.Errorf("IfNotExists needs a ClientID to look for: %w", ErrInvalidSpec)
+	}
+	d := draft{Spec: spec}
+	var created Created
+	var err error
+	if d.ClientID == "" {
+		if d.ClientID, err = hasher.RandomString(ClientIDLength); err != nil {
+			return Created{}, err
+		}
+	}
+	if d.ClientSecret == "" {
+		n := spec.Settings.ClientSecretLength
+		if n == 0 {
+			n = DefaultClientSecretLength
+		}
+		if d.ClientSecret, err = hasher.RandomString(n); err != nil {
+			return Created{}, err
+		}
+		created.ClientSecret = d.ClientSecret
+	}
+	if err := d.checkUser(ctx); err != nil {
+		return Created{}, err
+	}
+	limits, err := spec.Store.ApplicationColumnLimits(ctx)
+	if err != nil {
+		return Created{}, err
+	}
+	errs := validate(&d, limits, spec.Settings)
+
+	existing, err := spec.Store.GetApplication(ctx, d.ClientID)
+	if err != nil {
+		return Created{}, err
+	}
+	if existing != nil {
+		if spec.IfNotExists && len(errs) == 0 {
+			return d.compare(existing)
+		}
+		errs = append(errs, FieldError{Field: "client_id", Message: fmt.Sprintf("an application with client_id %q already exists", d.ClientID)})
+	}
+	if len(errs) > 0 {
+		return Created{}, &ValidationError{Errors: errs}
+	}
+
+	stored := d.ClientSecret
+	if !d.NoHashClientSecret && !hasher.IsHashed(stored) {
+		if stored, err = hasher.MakePBKDF2SHA256(stored, spec.Settings.HasherIterations); err != nil {
+			return Created{}, err
+		}
+		d.log("hashed the client secret", "algorithm", "pbkdf2_sha256", "iterations", iterationsOrDefault(spec.Settings.HasherIterations))
+	}
+	now := spec.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	id, err := spec.Store.InsertApplication(ctx, store.InsertApplicationParams{Application: store.Application{
+		ClientID: d.ClientID, UserID: d.userID, RedirectURIs: d.RedirectURIs,
+		PostLogoutRedirectURIs: d.PostLogoutRedirectURIs, ClientType: d.ClientType,
+		AuthorizationGrantType: d.GrantType, ClientSecret: stored, HashClientSecret: !d.NoHashClientSecret,
+		Name: d.Name, SkipAuthorization: d.SkipAuthorization, Algorithm: d.Algorithm,
+		Created: now, Updated: now,
+	}})
+	if errors.Is(err, store.ErrDuplicateClientID) {
+		// Another writer took the client_id between our check and insert.
+		return Created{}, &ValidationError{Errors: []FieldError{{Field: "client_id", Message: fmt.Sprintf("an application with client_id %q already exists", d.ClientID)}}}
+	}
+	if err != nil {
+		return Created{}, err
+	}
+	d.log("application created", "id", id, "client_id", d.ClientID)
+	created.ID, created.ClientID, created.Name = id, d.ClientID, d.Name
+	return created, nil
+}
+
+func iterationsOrDefault(n int) int {
+	if n == 0 {
+		return hasher.DefaultIterations
+	}
+	return n
+}
+
+func (d *draft) log(msg string, args ...any) {
+	if d.Logger != nil {
+		d.Logger.Debug(msg, args...)
+	}
+}
+
+// checkUser reads User: an integer naming an existing auth_user row.
+func (d *draft) checkUser(ctx context.Context) error {
+	if d.User == "" {
+		return nil
+	}
+	id, err := strconv.ParseInt(strings.TrimSpace(d.User), 10, 64)
+	if err != nil {
+		d.userErr = fmt.Sprintf("%q is not a user id (an integer)", d.User)
+		return nil
+	}
+	ok, err := d.Store.UserExists(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		d.userErr = fmt.Sprintf("no user with id %d exists", id)
+		return nil
+	}
+	d.userID = &id
+	return nil
+}
+
+// compare decides IfNotExists: the same settings give the existing
+// application back; any difference is ErrExistsDifferent naming the fields.
+func (d *draft) compare(e *store.Application) (Created, error) {
+	var diff []string
+	check := func(field string, same bool) {
+		if !same {
+			diff = append(diff, field)
+		}
+	}
+	check("client_type", e.ClientType == d.ClientType)
+	check("authorization_grant_type", e.AuthorizationGrantType == d.GrantType)
+	check("redirect_uris", e.RedirectURIs == d.RedirectURIs)
+	check("post_logout_redirect_uris", e.PostLogoutRedirectURIs == d.PostLogoutRedirectURIs)
+	check("name", e.Name == d.Name)
+	check("skip_authorization", e.SkipAuthorization == d.SkipAuthorization)
+	check("algorithm", e.Algorithm == d.Algorithm)
+	check("hash_client_secret", e.HashClientSecret == !d.NoHashClientSecret)
+	check("user", (e.UserID == nil && d.userID == nil) || (e.UserID != nil && d.userID != nil && *e.UserID == *d.userID))
+	if d.Spec.ClientSecret != "" {
+		ok, err := CheckSecret(e.ClientSecret, e.HashClientSecret, d.Spec.ClientSecret)
+		check("client_secret", err == nil && ok)
+	}
+	if len(diff) > 0 {
+		return Created{}, fmt.Errorf("client_id %q: %w: %s", d.ClientID, ErrExistsDifferent, strings.Join(diff, ", "))
+	}
+	d.log("application already exists with the same settings", "client_id", d.ClientID)
+	return Created{ClientID: e.ClientID, Name: e.Name, Existed: true}, nil
+}
