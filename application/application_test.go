@@ -31,8 +31,8 @@ func count(t *testing.T, e *testdb.Env) int64 {
 
 type row struct {
 	ClientID, ClientSecret, RedirectURIs, PostLogout, ClientType, Grant, Name, Algorithm, Origins string
-	UserID                                                                                         *int64
-	Hash, Skip                                                                                     bool
+	UserID                                                                                        *int64
+	Hash, Skip                                                                                    bool
 }
 
 func readRow(t *testing.T, e *testdb.Env, clientID string) row {
