@@ -20,42 +20,27 @@ import (
 	"github.com/oauthkit/oauthkit/cleanup"
 	"github.com/oauthkit/oauthkit/internal/cli"
 	"github.com/oauthkit/oauthkit/store"
-	"github.com/oauthkit/oauthkit/store/sqlstore"
 )
 
-const defaultDatabaseURL = "sqlite:db.sqlite3"
-
-// settingKeys are DOT's setting names; each has a flag.
-var settingFlags = []struct{ key, flag, help string }{
-	{"DATABASE_URL", "database-url", "database `URL`: postgres://…, postgresql://…, sqlite:PATH or sqlite:///ABS/PATH (default " + defaultDatabaseURL + ", created with its tables on first use)"},
-	{"REFRESH_TOKEN_EXPIRE_SECONDS", "refresh-token-expire-seconds", "refresh token lifetime in `seconds`; unset or 0: refresh tokens never age-expire"},
-	{"REFRESH_TOKEN_GRACE_PERIOD_SECONDS", "refresh-token-grace-period-seconds", "(dot-3.4 rules) `seconds` a revoked refresh token is kept (default 0)"},
-	{"REFRESH_TOKEN_REUSE_PROTECTION", "refresh-token-reuse-protection", "(dot-3.4 rules) `true` keeps revoked refresh tokens until they expire (default false)"},
-	{"CLEAR_EXPIRED_TOKENS_BATCH_SIZE", "batch-size", "most `rows` deleted per transaction (default 10000)"},
-	{"CLEAR_EXPIRED_TOKENS_BATCH_INTERVAL", "batch-interval", "`seconds` to pause between batches, fractions allowed (default 0)"},
-	{"CLEARTOKENS_RULES", "rules", "`rules` to apply: auto (by django_migrations), dot-3.3 or dot-3.4 (default auto)"},
+// settingFlags are DOT's setting names; each has a flag.
+var settingFlags = []cli.SettingFlag{
+	{Key: "DATABASE_URL", Flag: "database-url", Help: cli.DatabaseURLHelp},
+	{Key: "REFRESH_TOKEN_EXPIRE_SECONDS", Flag: "refresh-token-expire-seconds", Help: "refresh token lifetime in `seconds`; unset or 0: refresh tokens never age-expire"},
+	{Key: "REFRESH_TOKEN_GRACE_PERIOD_SECONDS", Flag: "refresh-token-grace-period-seconds", Help: "(dot-3.4 rules) `seconds` a revoked refresh token is kept (default 0)"},
+	{Key: "REFRESH_TOKEN_REUSE_PROTECTION", Flag: "refresh-token-reuse-protection", Help: "(dot-3.4 rules) `true` keeps revoked refresh tokens until they expire (default false)"},
+	{Key: "CLEAR_EXPIRED_TOKENS_BATCH_SIZE", Flag: "batch-size", Help: "most `rows` deleted per transaction (default 10000)"},
+	{Key: "CLEAR_EXPIRED_TOKENS_BATCH_INTERVAL", Flag: "batch-interval", Help: "`seconds` to pause between batches, fractions allowed (default 0)"},
+	{Key: "CLEARTOKENS_RULES", Flag: "rules", Help: "`rules` to apply: auto (by django_migrations), dot-3.3 or dot-3.4 (default auto)"},
 }
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
 
-type tableFlags struct{ t *store.Tables }
-
-func (f tableFlags) String() string { return "" }
-func (f tableFlags) Set(v string) error {
-	role, name, ok := strings.Cut(v, "=")
-	if !ok {
-		return fmt.Errorf("want ROLE=NAME, e.g. accesstoken=myapp_accesstoken")
-	}
-	return f.t.Set(role, name)
-}
-
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	var common cli.Common
 	var createSchema, asJSON bool
 	var tables store.Tables
-	flagValues := map[string]*string{}
 
 	fs := flag.NewFlagSet("cleartokens", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -76,14 +61,10 @@ Exit status: 0 success, 1 failure (database, interrupted), 2 bad usage.
 SIGINT or SIGTERM stops after the current batch and prints what was done.
 `)
 	}
-	for _, s := range settingFlags {
-		v := new(string)
-		flagValues[s.key] = v
-		fs.StringVar(v, s.flag, "", s.help+" [env "+s.key+"]")
-	}
+	settingValues := cli.RegisterSettings(fs, settingFlags)
 	fs.BoolVar(&createSchema, "create-schema", false, "create the DOT 3.4.1 tables where missing in the database named by DATABASE_URL")
 	fs.BoolVar(&asJSON, "json", false, "print the report as one JSON object on stdout")
-	fs.Var(tableFlags{&tables}, "table", "use table `ROLE=NAME` for a swapped DOT model; ROLE is application, accesstoken, refreshtoken, idtoken, grant, user or migrations (repeatable)")
+	fs.Var(cli.TableFlag{Tables: &tables}, "table", cli.TableHelp)
 	common.Register(fs, false)
 
 	prog := cli.NewOutput("cleartokens", stdout, stderr, cli.Common{NoColor: true})
@@ -105,21 +86,10 @@ SIGINT or SIGTERM stops after the current batch and prints what was done.
 		return cli.ExitOK
 	}
 
-	keys := make([]string, len(settingFlags))
-	for i, s := range settingFlags {
-		keys[i] = s.key
-	}
-	settings, err := cli.LoadSettings(keys, getenv, common.Settings)
+	settings, err := settingValues.Load(fs, getenv, common.Settings)
 	if err != nil {
 		return out.Error(err, common.Traceback)
 	}
-	fs.Visit(func(f *flag.Flag) {
-		for _, s := range settingFlags {
-			if s.flag == f.Name {
-				settings.Override(s.key, s.flag, *flagValues[s.key])
-			}
-		}
-	})
 	opts, dbURL, err := options(settings)
 	if err != nil {
 		return out.Error(err, common.Traceback)
@@ -138,30 +108,11 @@ SIGINT or SIGTERM stops after the current batch and prints what was done.
 		os.Exit(cli.ExitFailure)
 	}()
 
-	embedded := dbURL == ""
-	if embedded {
-		dbURL = defaultDatabaseURL
-	}
-	openOpts := []sqlstore.Option{sqlstore.WithTables(tables)}
-	if embedded || createSchema {
-		openOpts = append(openOpts, sqlstore.AllowCreate())
-	}
-	st, err := sqlstore.Open(ctx, dbURL, openOpts...)
+	st, err := cli.OpenStore(ctx, cli.OpenParams{URL: dbURL, CreateSchema: createSchema, Tables: tables})
 	if err != nil {
-		if errors.Is(err, store.ErrInvalidURL) || errors.Is(err, store.ErrInvalidIdentifier) {
-			err = cli.UsageError{Err: err}
-		}
 		return out.Error(err, common.Traceback)
 	}
 	defer st.Close()
-	if embedded || createSchema {
-		if err := st.Migrate(ctx); err != nil {
-			return out.Error(err, common.Traceback)
-		}
-	}
-	if err := st.CheckSchema(ctx); err != nil {
-		return out.Error(err, common.Traceback)
-	}
 	opts.Store = st
 	if common.Verbosity >= 3 {
 		opts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
