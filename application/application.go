@@ -110,8 +110,9 @@ func (c Created) DisplayName() string {
 // draft is the application being built, before hashing.
 type draft struct {
 	Spec
-	userID  *int64
-	userErr string
+	userID      *int64
+	userErr     string
+	secretGiven bool // ClientSecret came from the caller, not the generator
 }
 
 // CreateApplication validates spec as DOT 3.4.1 would and inserts the
@@ -127,7 +128,7 @@ func CreateApplication(ctx context.Context, spec Spec) (Created, error) {
 	if spec.IfNotExists && spec.ClientID == "" {
 		return Created{}, fmt.Errorf("IfNotExists needs a ClientID to look for: %w", ErrInvalidSpec)
 	}
-	d := draft{Spec: spec}
+	d := draft{Spec: spec, secretGiven: spec.ClientSecret != ""}
 	var created Created
 	var err error
 	if d.ClientID == "" {
@@ -251,7 +252,7 @@ func (d *draft) compare(e *store.Application) (Created, error) {
 	check("algorithm", e.Algorithm == d.Algorithm)
 	check("hash_client_secret", e.HashClientSecret == !d.NoHashClientSecret)
 	check("user", (e.UserID == nil && d.userID == nil) || (e.UserID != nil && d.userID != nil && *e.UserID == *d.userID))
-	if d.Spec.ClientSecret != "" {
+	if d.secretGiven {
 		ok, err := CheckSecret(e.ClientSecret, e.HashClientSecret, d.Spec.ClientSecret)
 		check("client_secret", err == nil && ok)
 	}

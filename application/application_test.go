@@ -277,6 +277,13 @@ func TestIfNotExists(t *testing.T) {
 		require.NoError(t, err)
 		assert.True(t, c.Existed)
 		assert.Equal(t, "Svc", c.Name)
+		// Without a secret to compare, the secret is not part of the comparison.
+		noSecret := spec
+		noSecret.ClientSecret = ""
+		c, err = application.CreateApplication(ctx, noSecret)
+		require.NoError(t, err)
+		assert.True(t, c.Existed)
+		assert.Empty(t, c.ClientSecret, "no secret is generated for an application that exists")
 
 		other := spec
 		other.Name, other.ClientSecret = "Other", "different"

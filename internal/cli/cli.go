@@ -209,6 +209,9 @@ func (o *Output) paint(code, s string) string {
 	return "\x1b[" + code + "m" + s + "\x1b[0m"
 }
 
+// Red paints s red on a terminal (Django's ERROR style).
+func (o *Output) Red(s string) string { return o.paint("31", s) }
+
 // Success prints a result line (green on a terminal).
 func (o *Output) Success(s string) { fmt.Fprintln(o.Stdout, o.paint("32", s)) }
 

@@ -1,0 +1,237 @@
+// Command createapplication registers an OAuth client application in a
+// django-oauth-toolkit database, as DOT's `manage.py createapplication`
+// does. It only reads arguments and settings and prints; the work is
+// application.CreateApplication.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/oauthkit/oauthkit/application"
+	"github.com/oauthkit/oauthkit/internal/cli"
+	"github.com/oauthkit/oauthkit/store"
+)
+
+var settingFlags = []cli.SettingFlag{
+	{Key: "DATABASE_URL", Flag: "database-url", Help: cli.DatabaseURLHelp},
+	{Key: "ALLOWED_REDIRECT_URI_SCHEMES", Flag: "allowed-redirect-uri-schemes", Help: "`schemes` a redirect URI may use, space or comma separated (default: http https)"},
+	{Key: "ALLOW_URI_WILDCARDS", Flag: "allow-uri-wildcards", Help: "`true` allows a leading wildcard in redirect URI hosts (*.example.com)"},
+	{Key: "OIDC_RSA_PRIVATE_KEY", Flag: "oidc-rsa-private-key", Help: "the OIDC RSA private `key` (PEM); RS256 needs it set"},
+	{Key: "CLIENT_SECRET_GENERATOR_LENGTH", Flag: "client-secret-length", Help: "`length` of a generated client secret (default 128)"},
+	{Key: "CLIENT_SECRET", Flag: "client-secret", Help: "the `SECRET` for this application (default: generated); prefer CLIENT_SECRET or --client-secret-file: a flag shows in the process list"},
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr))
+}
+
+type options struct {
+	common                                cli.Common
+	clientID, user, redirectURIs, name    string
+	postLogoutURIs, algorithm, secretFile string
+	noHash, skipAuth, asJSON              bool
+	ifNotExists, createSchema             bool
+	iterations                            int
+	tables                                store.Tables
+}
+
+func run(args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	var o options
+	fs := flag.NewFlagSet("createapplication", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, `Usage: createapplication [flags] client_type authorization_grant_type
+
+Registers an OAuth client application in a django-oauth-toolkit database,
+exactly as DOT's "manage.py createapplication" does.
+
+  client_type               %s
+  authorization_grant_type  %s
+
+Settings are read from the environment variable of DOT's name, then from the
+--settings file, then from the flag (the last one found wins). An option given
+as an empty string counts as not given.
+
+Flags:
+`, strings.Join(application.ClientTypes, " | "), strings.Join(application.GrantTypes, " | "))
+		cli.PrintFlags(fs, stderr)
+		fmt.Fprintf(stderr, "\nExit status: 0 created (or, with --if-not-exists, already there), 1 failure (validation, database), 2 bad usage.\n")
+	}
+	settingValues := cli.RegisterSettings(fs, settingFlags)
+	fs.StringVar(&o.clientID, "client-id", "", "the `ID` of the new application (default: 40 generated characters)")
+	fs.StringVar(&o.user, "user", "", "the `ID` of the auth_user row that owns the application")
+	fs.StringVar(&o.redirectURIs, "redirect-uris", "", "the redirect `URIs`, space separated: 'URI1 URI2'")
+	fs.StringVar(&o.postLogoutURIs, "post-logout-redirect-uris", "", "the post-logout redirect `URIs`, space separated (validated like redirect URIs)")
+	fs.StringVar(&o.secretFile, "client-secret-file", "", "read the client secret from `PATH` (- for standard input); one trailing newline is dropped")
+	fs.BoolVar(&o.noHash, "no-hash-client-secret", false, "store the client secret as given instead of hashing it (HS256 needs this)")
+	fs.StringVar(&o.name, "name", "", "the `name` of the application")
+	fs.BoolVar(&o.skipAuth, "skip-authorization", false, "bypass the authorization form, even on the application's first use")
+	fs.StringVar(&o.algorithm, "algorithm", "", "the OIDC token signing `algorithm`: RS256 or HS256 (default: none)")
+	fs.BoolVar(&o.asJSON, "json", false, "print the result as one JSON object: client_id, name, and client_secret when generated")
+	fs.BoolVar(&o.ifNotExists, "if-not-exists", false, "with --client-id: succeed without change when that application exists with the same settings; fail when they differ")
+	fs.IntVar(&o.iterations, "hasher-iterations", 0, "PBKDF2 `iterations` for the hashed secret (default 1000000, Django 5.2's)")
+	fs.BoolVar(&o.createSchema, "create-schema", false, "create the DOT 3.4.1 tables where missing in the database named by DATABASE_URL")
+	fs.Var(cli.TableFlag{Tables: &o.tables}, "table", cli.TableHelp)
+	o.common.Register(fs, true)
+
+	plain := cli.NewOutput("createapplication", stdout, stderr, cli.Common{NoColor: true})
+	positional, err := parseInterleaved(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return cli.ExitOK
+	}
+	if err != nil {
+		return cli.ExitUsage
+	}
+	if err := o.common.Check(); err != nil {
+		return plain.Error(err, false)
+	}
+	out := cli.NewOutput("createapplication", stdout, stderr, o.common)
+	if o.common.Version {
+		fmt.Fprintln(stdout, cli.Version())
+		return cli.ExitOK
+	}
+	if len(positional) < 2 {
+		missing := []string{"client_type", "authorization_grant_type"}[len(positional):]
+		return out.Error(cli.Usagef("the following arguments are required: %s", strings.Join(missing, ", ")), false)
+	}
+	if len(positional) > 2 {
+		return out.Error(cli.Usagef("unexpected argument %q", positional[2]), false)
+	}
+	if o.iterations < 0 {
+		return out.Error(cli.Usagef("--hasher-iterations %d: must be positive", o.iterations), false)
+	}
+	settings, err := settingValues.Load(fs, getenv, o.common.Settings)
+	if err != nil {
+		return out.Error(err, o.common.Traceback)
+	}
+	spec, dbURL, err := o.spec(settings, stdin)
+	if err != nil {
+		return out.Error(err, o.common.Traceback)
+	}
+	spec.ClientType, spec.GrantType = positional[0], positional[1]
+	if o.ifNotExists && spec.ClientID == "" {
+		return out.Error(cli.Usagef("--if-not-exists needs --client-id: without one there is nothing to look for"), false)
+	}
+	if o.common.Verbosity >= 3 {
+		spec.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+
+	ctx := context.Background()
+	st, err := cli.OpenStore(ctx, cli.OpenParams{URL: dbURL, CreateSchema: o.createSchema, SkipCheck: o.common.SkipChecks, Tables: o.tables})
+	if err != nil {
+		return out.Error(err, o.common.Traceback)
+	}
+	defer st.Close()
+	spec.Store = st
+
+	created, err := application.CreateApplication(ctx, spec)
+	var ve *application.ValidationError
+	if errors.As(err, &ve) {
+		// DOT prints these on stdout and exits 0; a script needs to know.
+		out.Info(out.Red("Please correct the following errors:"))
+		for _, fe := range ve.Errors {
+			out.Info(out.Red(" - " + fe.Field + ": " + fe.Message))
+		}
+		return cli.ExitFailure
+	}
+	if err != nil {
+		return out.Error(err, o.common.Traceback)
+	}
+	if o.asJSON {
+		json.NewEncoder(stdout).Encode(created) //nolint:errcheck // nothing to do if stdout is gone
+		return cli.ExitOK
+	}
+	if o.common.Verbosity == 0 {
+		return cli.ExitOK
+	}
+	if created.Existed {
+		out.Success(fmt.Sprintf("Application %s already exists with the same settings.", created.DisplayName()))
+		return cli.ExitOK
+	}
+	out.Success(fmt.Sprintf("New application %s created successfully.", created.DisplayName()))
+	if created.ClientSecret != "" {
+		out.Success("client_secret: " + created.ClientSecret)
+	}
+	return cli.ExitOK
+}
+
+// parseInterleaved lets flags come before, between and after the two
+// positional arguments, as DOT's argparse does.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return positional, nil
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// spec turns flags and settings into the library's Spec and DATABASE_URL.
+func (o *options) spec(s *cli.Settings, stdin io.Reader) (application.Spec, string, error) {
+	spec := application.Spec{
+		ClientID: o.clientID, User: o.user, RedirectURIs: o.redirectURIs, PostLogoutRedirectURIs: o.postLogoutURIs,
+		NoHashClientSecret: o.noHash, Name: o.name, SkipAuthorization: o.skipAuth, Algorithm: o.algorithm,
+		IfNotExists: o.ifNotExists,
+	}
+	spec.Settings.HasherIterations = o.iterations
+	if schemes, _ := s.Get("ALLOWED_REDIRECT_URI_SCHEMES"); schemes != "" {
+		spec.Settings.AllowedRedirectURISchemes = strings.FieldsFunc(schemes, func(r rune) bool { return r == ',' || r == ' ' })
+	}
+	wild, err := s.Bool("ALLOW_URI_WILDCARDS")
+	if err != nil {
+		return spec, "", err
+	}
+	spec.Settings.AllowURIWildcards = wild
+	spec.Settings.OIDCRSAPrivateKey, _ = s.Get("OIDC_RSA_PRIVATE_KEY")
+	if n, ok, err := s.Int("CLIENT_SECRET_GENERATOR_LENGTH"); err != nil {
+		return spec, "", err
+	} else if ok {
+		spec.Settings.ClientSecretLength = n
+	}
+	secret, src := s.Get("CLIENT_SECRET")
+	if o.secretFile != "" {
+		if src == "--client-secret" {
+			return spec, "", cli.Usagef("give the client secret once: --client-secret or --client-secret-file, not both")
+		}
+		if secret, err = readSecret(o.secretFile, stdin); err != nil {
+			return spec, "", err
+		}
+		if secret == "" {
+			return spec, "", cli.Usagef("--client-secret-file %s is empty", o.secretFile)
+		}
+	}
+	spec.ClientSecret = secret
+	url, _ := s.Get("DATABASE_URL")
+	return spec, url, nil
+}
+
+func readSecret(path string, stdin io.Reader) (string, error) {
+	var b []byte
+	var err error
+	if path == "-" {
+		b, err = io.ReadAll(io.LimitReader(stdin, 1<<16))
+	} else {
+		b, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return "", cli.UsageError{Err: fmt.Errorf("--client-secret-file: %w", err)}
+	}
+	s := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+	if strings.ContainsAny(s, "\r\n") {
+		return "", cli.Usagef("--client-secret-file %s holds more than one line", path)
+	}
+	return s, nil
+}

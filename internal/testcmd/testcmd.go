@@ -1,0 +1,54 @@
+// Package testcmd builds a command once per test binary and runs it as a
+// user would: arguments, environment, standard input, and the exit status,
+// stdout and stderr it gives back.
+package testcmd
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Build compiles the package in the current directory into a temporary
+// folder; call the returned function to remove it. For TestMain.
+func Build(name string) (string, func()) {
+	dir, err := os.MkdirTemp("", name+"-test")
+	if err != nil {
+		panic(err)
+	}
+	bin := filepath.Join(dir, name)
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		panic(string(out))
+	}
+	return bin, func() { os.RemoveAll(dir) }
+}
+
+// Result is what a run gave back.
+type Result struct {
+	Stdout, Stderr string
+	Code           int
+}
+
+// Run runs bin in dir with only PATH and env set, stdin as standard input.
+func Run(t testing.TB, bin, dir string, env []string, stdin string, args ...string) Result {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run %s: %v", bin, err)
+	}
+	return Result{out.String(), errb.String(), code}
+}
