@@ -167,8 +167,6 @@ type Store interface {
 	// ApplicationColumnLimits reports the declared lengths of the
 	// application table's character columns.
 	ApplicationColumnLimits(ctx context.Context) (ColumnLimits, error)
-	// ApplicationExists reports whether an application has that client_id.
-	ApplicationExists(ctx context.Context, clientID string) (bool, error)
 	// GetApplication returns the application with that client_id, or
 	// (nil, nil) when there is none.
 	GetApplication(ctx context.Context, clientID string) (*Application, error)

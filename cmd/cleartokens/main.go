@@ -77,15 +77,10 @@ SIGINT or SIGTERM stops after the current batch and prints what was done.
 	if fs.NArg() > 0 {
 		return prog.Error(cli.Usagef("unexpected argument %q (cleartokens takes only flags)", fs.Arg(0)), false)
 	}
-	if err := common.Check(); err != nil {
-		return prog.Error(err, false)
+	out, code, done := common.Begin("cleartokens", stdout, stderr)
+	if done {
+		return code
 	}
-	out := cli.NewOutput("cleartokens", stdout, stderr, common)
-	if common.Version {
-		fmt.Fprintln(stdout, cli.Version())
-		return cli.ExitOK
-	}
-
 	settings, err := settingValues.Load(fs, getenv, common.Settings)
 	if err != nil {
 		return out.Error(err, common.Traceback)

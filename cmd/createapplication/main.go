@@ -82,7 +82,6 @@ Flags:
 	fs.Var(cli.TableFlag{Tables: &o.tables}, "table", cli.TableHelp)
 	o.common.Register(fs, true)
 
-	plain := cli.NewOutput("createapplication", stdout, stderr, cli.Common{NoColor: true})
 	positional, err := parseInterleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return cli.ExitOK
@@ -90,13 +89,9 @@ Flags:
 	if err != nil {
 		return cli.ExitUsage
 	}
-	if err := o.common.Check(); err != nil {
-		return plain.Error(err, false)
-	}
-	out := cli.NewOutput("createapplication", stdout, stderr, o.common)
-	if o.common.Version {
-		fmt.Fprintln(stdout, cli.Version())
-		return cli.ExitOK
+	out, code, stop := o.common.Begin("createapplication", stdout, stderr)
+	if stop {
+		return code
 	}
 	if len(positional) < 2 {
 		missing := []string{"client_type", "authorization_grant_type"}[len(positional):]

@@ -269,3 +269,18 @@ func PrintFlags(fs *flag.FlagSet, w io.Writer) {
 		fmt.Fprintf(w, "%s\n      %s\n", line, usage)
 	})
 }
+
+// Begin checks the common options after parsing and answers --version.
+// It returns the output to use and, when the command must stop here, the
+// exit status with stop set.
+func (c *Common) Begin(prog string, stdout, stderr io.Writer) (out *Output, code int, stop bool) {
+	if err := c.Check(); err != nil {
+		return nil, NewOutput(prog, stdout, stderr, Common{NoColor: true}).Error(err, false), true
+	}
+	out = NewOutput(prog, stdout, stderr, *c)
+	if c.Version {
+		fmt.Fprintln(stdout, Version())
+		return out, ExitOK, true
+	}
+	return out, 0, false
+}

@@ -94,15 +94,6 @@ func (s *Store) ApplicationColumnLimits(ctx context.Context) (store.ColumnLimits
 	return lim, nil
 }
 
-// ApplicationExists reports whether client_id is taken.
-func (s *Store) ApplicationExists(ctx context.Context, clientID string) (bool, error) {
-	var n int
-	if err := s.db.GetContext(ctx, &n, s.db.Rebind(`SELECT count(*) FROM `+s.qApp+` WHERE client_id = ?`), clientID); err != nil {
-		return false, fmt.Errorf("look up client_id in %s of %s: %w", s.tables.Application, s.display, err)
-	}
-	return n > 0, nil
-}
-
 // UserExists reports whether the user table has that id.
 func (s *Store) UserExists(ctx context.Context, id int64) (bool, error) {
 	var n int
