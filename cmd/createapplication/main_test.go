@@ -240,3 +240,32 @@ func TestEmbeddedDefault(t *testing.T) {
 	_, err := os.Stat(filepath.Join(dir, "db.sqlite3"))
 	assert.NoError(t, err)
 }
+
+// At the highest verbosity the library logs its steps; neither a given nor
+// a generated secret appears in them.
+func TestVerboseLogsHoldNoSecret(t *testing.T) {
+	e := testdb.New(t, "sqlite", testdb.DOT341)
+	r := run(t, e, []string{"CLIENT_SECRET=given-secret-value"}, "", "-v", "3", "confidential", "password", "--client-id", "a")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	assert.Contains(t, r.Stderr, "hashed the client secret")
+	assert.NotContains(t, r.Stderr+r.Stdout, "given-secret-value")
+	r = run(t, e, nil, "", "-v", "3", "confidential", "password", "--client-id", "b")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	m := regexp.MustCompile(`client_secret: (\S+)`).FindStringSubmatch(r.Stdout)
+	require.NotNil(t, m)
+	assert.NotContains(t, r.Stderr, m[1], "the generated secret is on stdout only")
+}
+
+// --skip-checks skips the table check: a database without the tables then
+// fails at the insert instead, still with one line and nothing written.
+func TestSkipChecks(t *testing.T) {
+	empty := testdb.NewEmptySQLite(t)
+	r := run(t, nil, []string{"DATABASE_URL=sqlite:" + empty}, "", "public", "password")
+	assert.Equal(t, 1, r.Code)
+	assert.Contains(t, r.Stderr, "table does not exist")
+	r = run(t, nil, []string{"DATABASE_URL=sqlite:" + empty}, "", "--skip-checks", "public", "password")
+	assert.Equal(t, 1, r.Code)
+	assert.NotContains(t, r.Stderr, "is this a django-oauth-toolkit database", "the table check did not run")
+	assert.Contains(t, r.Stderr, "oauth2_provider_application")
+	assert.Equal(t, 1, strings.Count(strings.TrimSpace(r.Stderr), "\n")+1, "one line")
+}
