@@ -49,6 +49,9 @@ var (
 	// ErrInterrupted: the context was cancelled; the report holds what was
 	// done, in whole batches.
 	ErrInterrupted = errors.New("cleanup interrupted")
+	// ErrLocked: another cleaner holds the lock on these tables (LockSkip).
+	// It also matches store.ErrLocked.
+	ErrLocked = fmt.Errorf("another cleartokens run holds the lock: %w", store.ErrLocked)
 )
 
 // Options are the settings of DOT's cleartokens.
@@ -76,7 +79,41 @@ type Options struct {
 	Logger *slog.Logger
 	// OnBatch, when set, is called after every committed batch.
 	OnBatch func(BatchEvent)
+
+	// Lock decides what happens when another cleaner works on the same
+	// tables: LockSkip (the default) returns ErrLocked at once, LockWait
+	// waits for it, LockNone takes no lock.
+	Lock LockPolicy
+	// Retries is how often a batch that failed with a transient error
+	// (store.ErrTransient: serialization failure, deadlock, lock or
+	// statement timeout, dropped connection, busy SQLite) is tried again;
+	// 0 means DefaultRetries, a negative value none.
+	Retries int
+	// RetryBackoff is the first pause before a retry, doubled each time up
+	// to 30 times as long; 0 means 200ms.
+	RetryBackoff time.Duration
+	// StatementTimeout bounds each batch; one that takes longer is cancelled
+	// (rolled back) and counts as a transient failure. 0: no bound.
+	StatementTimeout time.Duration
 }
+
+// LockPolicy is the single-runner choice of Options.Lock.
+type LockPolicy int
+
+const (
+	// LockSkip: when another run holds the lock, return ErrLocked at once.
+	LockSkip LockPolicy = iota
+	// LockWait: wait until the other run is done.
+	LockWait
+	// LockNone: take no lock.
+	LockNone
+)
+
+// DefaultRetries is how often a transiently failed batch is retried.
+const DefaultRetries = 5
+
+// LockName is what the single-runner lock is called in the store.
+const LockName = "cleartokens"
 
 // BatchEvent describes one committed batch, for progress reporting.
 type BatchEvent struct {
@@ -110,6 +147,7 @@ type StepReport struct {
 	SkipReason string        `json:"skip_reason,omitempty"`
 	Deleted    int64         `json:"deleted"`
 	Batches    int           `json:"batches"`
+	Retries    int           `json:"retries"`
 	Duration   time.Duration `json:"duration_ns"`
 	// Complete is true when the step walked its whole table.
 	Complete bool `json:"complete"`
@@ -158,6 +196,21 @@ func (o *Options) validate() error {
 	if o.RefreshTokenExpire < 0 {
 		return fmt.Errorf("REFRESH_TOKEN_EXPIRE_SECONDS %s: must not be negative: %w", o.RefreshTokenExpire, ErrInvalidOptions)
 	}
+	if o.StatementTimeout < 0 || o.RetryBackoff < 0 {
+		return fmt.Errorf("statement timeout and retry backoff must not be negative: %w", ErrInvalidOptions)
+	}
+	if o.Lock < LockSkip || o.Lock > LockNone {
+		return fmt.Errorf("lock policy %d: %w", o.Lock, ErrInvalidOptions)
+	}
+	switch {
+	case o.Retries == 0:
+		o.Retries = DefaultRetries
+	case o.Retries < 0:
+		o.Retries = 0
+	}
+	if o.RetryBackoff == 0 {
+		o.RetryBackoff = 200 * time.Millisecond
+	}
 	if o.RefreshTokenGracePeriod < 0 {
 		return fmt.Errorf("REFRESH_TOKEN_GRACE_PERIOD_SECONDS %s: must not be negative: %w", o.RefreshTokenGracePeriod, ErrInvalidOptions)
 	}
@@ -177,9 +230,24 @@ func Clear(ctx context.Context, opts Options) (Report, error) {
 	if err := opts.validate(); err != nil {
 		return Report{}, err
 	}
+	if opts.Lock != LockNone {
+		lock, err := opts.Store.Lock(ctx, store.LockParams{Name: LockName, Wait: opts.Lock == LockWait})
+		if errors.Is(err, store.ErrLocked) {
+			return Report{}, ErrLocked
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return Report{Interrupted: true}, fmt.Errorf("%w while waiting for the lock: %w", ErrInterrupted, context.Cause(ctx))
+			}
+			return Report{}, err
+		}
+		defer lock.Unlock() //nolint:errcheck // the session's end releases it anyway
+	}
+	// now is read after the lock: a run that waited compares with the time
+	// it starts working, as a run started then would.
 	now := opts.Now
 	if now.IsZero() {
-		now = start
+		now = time.Now()
 	}
 	rules, reason, err := resolveRules(ctx, opts.Store, opts.Rules)
 	if err != nil {
@@ -266,11 +334,9 @@ func runStep(ctx context.Context, o Options, st *StepReport) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		res, err := o.Store.DeleteBatch(batchCtx, store.DeleteBatchParams{
-			Target: st.Target, Cutoff: st.Cutoff, Max: o.BatchSize, After: cursor,
-		})
+		res, err := deleteWithRetry(ctx, batchCtx, o, st, cursor)
 		if err != nil {
-			return fmt.Errorf("step %s: %w", st.Name, err)
+			return err
 		}
 		st.Batches++
 		st.Deleted += res.Deleted
@@ -294,6 +360,44 @@ func runStep(ctx context.Context, o Options, st *StepReport) error {
 			case <-t.C:
 			}
 		}
+	}
+}
+
+// deleteWithRetry runs one batch, retrying transient failures with a
+// doubling pause. Each failed attempt was rolled back by the database, so
+// retrying from the same cursor is safe.
+func deleteWithRetry(ctx, batchCtx context.Context, o Options, st *StepReport, cursor store.Cursor) (store.DeleteBatchResult, error) {
+	pause := o.RetryBackoff
+	for attempt := 0; ; attempt++ {
+		attemptCtx, cancel := batchCtx, context.CancelFunc(func() {})
+		if o.StatementTimeout > 0 {
+			attemptCtx, cancel = context.WithTimeout(batchCtx, o.StatementTimeout)
+		}
+		res, err := o.Store.DeleteBatch(attemptCtx, store.DeleteBatchParams{
+			Target: st.Target, Cutoff: st.Cutoff, Max: o.BatchSize, After: cursor,
+		})
+		cancel()
+		if err == nil {
+			return res, nil
+		}
+		if !errors.Is(err, store.ErrTransient) || attempt >= o.Retries {
+			if attempt > 0 {
+				return res, fmt.Errorf("step %s: batch failed after %d retries: %w", st.Name, attempt, err)
+			}
+			return res, fmt.Errorf("step %s: %w", st.Name, err)
+		}
+		st.Retries++
+		if o.Logger != nil {
+			o.Logger.Warn("batch failed, retrying", "step", st.Name, "attempt", attempt+1, "pause", pause, "error", err)
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return res, ctx.Err()
+		case <-t.C:
+		}
+		pause = min(pause*2, o.RetryBackoff*30)
 	}
 }
 

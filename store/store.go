@@ -24,7 +24,29 @@ var (
 	ErrUnreachable = errors.New("database unreachable")
 	// ErrDuplicateClientID: an application with that client_id already exists.
 	ErrDuplicateClientID = errors.New("client_id already exists")
+	// ErrLocked: another process holds the single-runner lock.
+	ErrLocked = errors.New("lock held by another process")
+	// ErrTransient marks a failure worth retrying: a serialization failure,
+	// a deadlock, a lock or statement timeout, a dropped connection, a busy
+	// SQLite file. The statement that failed was rolled back.
+	ErrTransient = errors.New("transient database failure")
 )
+
+// LockParams are the inputs of Store.Lock.
+type LockParams struct {
+	// Name says what the lock is for, e.g. "cleartokens". The lock is also
+	// keyed by the store's table set, so cleaners of different table sets
+	// do not exclude each other.
+	Name string
+	// Wait blocks until the lock is free (or ctx ends) instead of failing
+	// at once with ErrLocked.
+	Wait bool
+}
+
+// Unlocker releases a lock taken by Store.Lock.
+type Unlocker interface {
+	Unlock() error
+}
 
 // Target names one deletion rule of DOT's cleartokens. Each is a condition
 // on one table; the Store re-checks it inside the deleting statement, so a
@@ -175,6 +197,10 @@ type Store interface {
 	// InsertApplication inserts one application, supplying every NOT NULL
 	// column of the table in hand. A taken client_id gives ErrDuplicateClientID.
 	InsertApplication(ctx context.Context, p InsertApplicationParams) (int64, error)
+	// Lock takes a lock held across processes and machines until Unlock
+	// (or until the process dies): a PostgreSQL session-level advisory lock,
+	// or an flock on a file beside the SQLite database.
+	Lock(ctx context.Context, p LockParams) (Unlocker, error)
 	// Close releases what the store opened itself (not a handle given to it).
 	Close() error
 }

@@ -39,13 +39,15 @@ func main() {
 
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	var common cli.Common
-	var createSchema, asJSON bool
+	var createSchema, asJSON, wait, noLock bool
+	var retries int
+	var statementTimeout time.Duration
 	var tables store.Tables
 
 	fs := flag.NewFlagSet("cleartokens", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, `Usage: cleartokens [flags]
+		w := fs.Output()
+		fmt.Fprintf(w, `Usage: cleartokens [flags]
 
 Removes expired and revoked tokens from a django-oauth-toolkit database, in
 batches, exactly as DOT's "manage.py cleartokens" does.
@@ -55,8 +57,8 @@ the --settings file, then from its flag (the last one found wins).
 
 Flags:
 `)
-		cli.PrintFlags(fs, stderr)
-		fmt.Fprintf(stderr, `
+		cli.PrintFlags(fs, w)
+		fmt.Fprintf(w, `
 Exit status: 0 success, 1 failure (database, interrupted), 2 bad usage.
 SIGINT or SIGTERM stops after the current batch and prints what was done.
 `)
@@ -64,15 +66,19 @@ SIGINT or SIGTERM stops after the current batch and prints what was done.
 	settingValues := cli.RegisterSettings(fs, settingFlags)
 	fs.BoolVar(&createSchema, "create-schema", false, "create the DOT 3.4.1 tables where missing in the database named by DATABASE_URL")
 	fs.BoolVar(&asJSON, "json", false, "print the report as one JSON object on stdout")
+	fs.BoolVar(&wait, "wait", false, "when another cleartokens run holds the lock on these tables, wait for it instead of exiting 0 at once")
+	fs.BoolVar(&noLock, "no-lock", false, "take no single-runner lock (only if you serialise runs yourself)")
+	fs.IntVar(&retries, "retries", cleanup.DefaultRetries, "how often to retry a batch after a transient failure (deadlock, serialization failure, timeout, dropped connection); 0: never")
+	fs.DurationVar(&statementTimeout, "statement-timeout", 0, "cancel and retry a batch that runs longer than `DURATION` (e.g. 30s); 0: no limit")
 	fs.Var(cli.TableFlag{Tables: &tables}, "table", cli.TableHelp)
 	common.Register(fs, false)
 
 	prog := cli.NewOutput("cleartokens", stdout, stderr, cli.Common{NoColor: true})
-	if err := fs.Parse(args); err != nil {
+	if err := cli.ParseFlags(fs, args, stdout); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return cli.ExitOK
 		}
-		return cli.ExitUsage
+		return prog.Error(err, false)
 	}
 	if fs.NArg() > 0 {
 		return prog.Error(cli.Usagef("unexpected argument %q (cleartokens takes only flags)", fs.Arg(0)), false)
@@ -109,11 +115,37 @@ SIGINT or SIGTERM stops after the current batch and prints what was done.
 	}
 	defer st.Close()
 	opts.Store = st
+	switch {
+	case wait && noLock:
+		return out.Error(cli.Usagef("--wait and --no-lock cannot be used together"), false)
+	case wait:
+		opts.Lock = cleanup.LockWait
+	case noLock:
+		opts.Lock = cleanup.LockNone
+	}
+	if retries < 0 || statementTimeout < 0 {
+		return out.Error(cli.Usagef("--retries and --statement-timeout must not be negative"), false)
+	}
+	opts.Retries = retries
+	if retries == 0 {
+		opts.Retries = -1
+	}
+	opts.StatementTimeout = statementTimeout
 	if common.Verbosity >= 3 {
 		opts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 
 	rep, err := cleanup.Clear(ctx, opts)
+	if errors.Is(err, cleanup.ErrLocked) {
+		// Another replica is doing the work: that is success for this one.
+		if common.Verbosity >= 1 {
+			out.Info("cleartokens: another cleartokens run holds the lock on these tables; nothing to do (--wait waits for it)")
+		}
+		if asJSON {
+			fmt.Fprintln(stdout, `{"locked": true}`)
+		}
+		return cli.ExitOK
+	}
 	interrupted := errors.Is(err, cleanup.ErrInterrupted)
 	if err != nil && !interrupted {
 		return out.Error(err, common.Traceback)

@@ -166,9 +166,10 @@ func TestBadInput(t *testing.T) {
 func TestHelpAndVersion(t *testing.T) {
 	r := runCmd(t, t.TempDir(), nil, "--help")
 	assert.Equal(t, 0, r.code)
+	assert.Empty(t, r.stderr)
 	for _, key := range []string{"DATABASE_URL", "REFRESH_TOKEN_EXPIRE_SECONDS", "REFRESH_TOKEN_GRACE_PERIOD_SECONDS", "REFRESH_TOKEN_REUSE_PROTECTION",
 		"CLEAR_EXPIRED_TOKENS_BATCH_SIZE", "CLEAR_EXPIRED_TOKENS_BATCH_INTERVAL", "CLEARTOKENS_RULES", "--traceback", "--settings", "--no-color"} {
-		assert.Contains(t, r.stderr, key)
+		assert.Contains(t, r.stdout, key)
 	}
 	r = runCmd(t, t.TempDir(), nil, "--version")
 	assert.Equal(t, 0, r.code)

@@ -46,9 +46,9 @@ type options struct {
 func run(args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var o options
 	fs := flag.NewFlagSet("createapplication", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, `Usage: createapplication [flags] client_type authorization_grant_type
+		w := fs.Output()
+		fmt.Fprintf(w, `Usage: createapplication [flags] client_type authorization_grant_type
 
 Registers an OAuth client application in a django-oauth-toolkit database,
 exactly as DOT's "manage.py createapplication" does.
@@ -62,8 +62,8 @@ as an empty string counts as not given.
 
 Flags:
 `, strings.Join(application.ClientTypes, " | "), strings.Join(application.GrantTypes, " | "))
-		cli.PrintFlags(fs, stderr)
-		fmt.Fprintf(stderr, "\nExit status: 0 created (or, with --if-not-exists, already there), 1 failure (validation, database), 2 bad usage.\n")
+		cli.PrintFlags(fs, w)
+		fmt.Fprintf(w, "\nExit status: 0 created (or, with --if-not-exists, already there), 1 failure (validation, database), 2 bad usage.\n")
 	}
 	settingValues := cli.RegisterSettings(fs, settingFlags)
 	fs.StringVar(&o.clientID, "client-id", "", "the `ID` of the new application (default: 40 generated characters)")
@@ -82,12 +82,12 @@ Flags:
 	fs.Var(cli.TableFlag{Tables: &o.tables}, "table", cli.TableHelp)
 	o.common.Register(fs, true)
 
-	positional, err := parseInterleaved(fs, args)
+	positional, err := parseInterleaved(fs, args, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return cli.ExitOK
 	}
 	if err != nil {
-		return cli.ExitUsage
+		return cli.NewOutput("createapplication", stdout, stderr, cli.Common{NoColor: true}).Error(err, false)
 	}
 	out, code, stop := o.common.Begin("createapplication", stdout, stderr)
 	if stop {
@@ -160,10 +160,10 @@ Flags:
 
 // parseInterleaved lets flags come before, between and after the two
 // positional arguments, as DOT's argparse does.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+func parseInterleaved(fs *flag.FlagSet, args []string, stdout io.Writer) ([]string, error) {
 	var positional []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := cli.ParseFlags(fs, args, stdout); err != nil {
 			return nil, err
 		}
 		if fs.NArg() == 0 {

@@ -227,7 +227,7 @@ func TestBadUsage(t *testing.T) {
 	for _, s := range []string{"--client-id", "--user", "--redirect-uris", "--post-logout-redirect-uris", "--client-secret", "--no-hash-client-secret",
 		"--name", "--skip-authorization", "--algorithm", "--client-secret-file", "--json", "--if-not-exists", "--hasher-iterations", "--skip-checks",
 		"urn:ietf:params:oauth:grant-type:device_code"} {
-		assert.Contains(t, r.Stderr, s)
+		assert.Contains(t, r.Stdout, s)
 	}
 }
 

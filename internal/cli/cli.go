@@ -284,3 +284,23 @@ func (c *Common) Begin(prog string, stdout, stderr io.Writer) (out *Output, code
 	}
 	return out, 0, false
 }
+
+// ParseFlags parses args quietly: --help prints the usage on stdout (as
+// argparse does) and reports flag.ErrHelp; a bad flag or value comes back as
+// one UsageError line, without the flag package's wall of usage text.
+func ParseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) error {
+	usage := fs.Usage
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.Usage = usage
+	if errors.Is(err, flag.ErrHelp) {
+		fs.SetOutput(stdout)
+		usage()
+		return flag.ErrHelp
+	}
+	if err != nil {
+		return UsageError{fmt.Errorf("%w (see --help)", err)}
+	}
+	return nil
+}

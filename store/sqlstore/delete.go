@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -71,7 +72,11 @@ func (s *Store) DeleteBatch(ctx context.Context, p store.DeleteBatchParams) (sto
 		res, err = s.sqliteDeleteBatch(ctx, ts, p)
 	}
 	if err != nil {
-		return res, fmt.Errorf("delete %s from %s in %s: %w", p.Target, ts.tableName, s.display, err)
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			// The caller's statement timeout: the batch was rolled back.
+			err = transientError{fmt.Errorf("statement timeout: %w", err)}
+		}
+		return res, fmt.Errorf("delete %s from %s in %s: %w", p.Target, ts.tableName, s.display, classify(err))
 	}
 	return res, nil
 }
