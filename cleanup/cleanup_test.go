@@ -144,21 +144,9 @@ func TestRules(t *testing.T) {
 				assert.Equal(t, tc.counts, counts(rep))
 				assert.Equal(t, tc.left, w.left(t))
 				assert.Equal(t, tc.warn, len(rep.Warnings) > 0, "warning: %v", rep.Warnings)
-				assertNoDanglingKeys(t, e)
+				e.AssertNoDanglingKeys(t)
 			})
 		})
-	}
-}
-
-// assertNoDanglingKeys checks every foreign key between the token tables.
-func assertNoDanglingKeys(t *testing.T, e *testdb.Env) {
-	t.Helper()
-	for _, q := range []string{
-		`SELECT count(*) FROM oauth2_provider_accesstoken a WHERE a.source_refresh_token_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM oauth2_provider_refreshtoken r WHERE r.id = a.source_refresh_token_id)`,
-		`SELECT count(*) FROM oauth2_provider_accesstoken a WHERE a.id_token_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM oauth2_provider_idtoken i WHERE i.id = a.id_token_id)`,
-		`SELECT count(*) FROM oauth2_provider_refreshtoken r WHERE r.access_token_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM oauth2_provider_accesstoken a WHERE a.id = r.access_token_id)`,
-	} {
-		assert.Zero(t, e.Int(t, q), q)
 	}
 }
 

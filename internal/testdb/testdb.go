@@ -61,6 +61,26 @@ type Env struct {
 
 	user, app int64
 	seq       int
+	// q is where the seeding helpers write: DB, or the transaction of InTx.
+	q sqlx.Ext
+}
+
+func (e *Env) queryer() sqlx.Ext {
+	if e.q != nil {
+		return e.q
+	}
+	return e.DB
+}
+
+// InTx runs fn with every seeding helper writing in one transaction, which
+// is much faster for many rows.
+func (e *Env) InTx(t testing.TB, fn func()) {
+	t.Helper()
+	tx := e.DB.MustBegin()
+	e.q = tx
+	defer func() { e.q = nil }()
+	fn()
+	require.NoError(t, tx.Commit())
 }
 
 // PostgresURL returns OAUTHKIT_TEST_POSTGRES, or skips the test when it is
@@ -201,14 +221,14 @@ func (e *Env) Time(t time.Time) any {
 func (e *Env) insert(t testing.TB, q string, args ...any) int64 {
 	t.Helper()
 	var id int64
-	require.NoError(t, e.DB.QueryRowx(e.DB.Rebind(q+" RETURNING id"), args...).Scan(&id), q)
+	require.NoError(t, e.queryer().QueryRowx(e.DB.Rebind(q+" RETURNING id"), args...).Scan(&id), q)
 	return id
 }
 
 // Exec runs a statement with ?-placeholders.
 func (e *Env) Exec(t testing.TB, q string, args ...any) {
 	t.Helper()
-	_, err := e.DB.Exec(e.DB.Rebind(q), args...)
+	_, err := e.queryer().Exec(e.DB.Rebind(q), args...)
 	require.NoError(t, err, q)
 }
 
@@ -327,5 +347,63 @@ func (e *Env) Int(t testing.TB, q string, args ...any) int64 {
 func (e *Env) MarkMigrated(t testing.TB, names ...string) {
 	for _, n := range names {
 		e.Exec(t, `INSERT INTO django_migrations (app, name, applied) VALUES ('oauth2_provider', ?, ?)`, n, e.Time(time.Now()))
+	}
+}
+
+// SeedMix writes n access tokens and their company in a realistic,
+// deterministic mix around base: about a quarter live, the rest expired 1
+// to 72 hours before base; live refresh tokens on every fifth, revoked ones
+// (unlinked, as DOT leaves them) on every seventh, ID tokens on every
+// sixth, grants on every third, and rotated tokens. The same n, base and
+// layout give the same rows and ids in a fresh database.
+func (e *Env) SeedMix(t testing.TB, n int, base time.Time) {
+	e.InTx(t, func() {
+		var prevRevoked int64
+		for i := 1; i <= n; i++ {
+			exp := base.Add(-time.Duration(i%72+1) * time.Hour)
+			if i%4 == 0 {
+				exp = base.Add(time.Hour)
+			}
+			at := e.AccessToken(t, exp)
+			if i%6 == 0 {
+				e.Link(t, "accesstoken", at, "id_token_id", e.IDToken(t, exp))
+			}
+			if i%5 == 0 {
+				e.RefreshToken(t, at, time.Time{})
+			}
+			if i%7 == 0 {
+				prevRevoked = e.RefreshToken(t, 0, base.Add(-time.Duration(i%96)*time.Hour))
+			}
+			if i%11 == 0 && prevRevoked != 0 {
+				// This access token was issued by rotating that refresh token.
+				e.Link(t, "accesstoken", at, "source_refresh_token_id", prevRevoked)
+				prevRevoked = 0
+			}
+			if i%3 == 0 {
+				e.Grant(t, base.Add(time.Duration(i%48-24)*time.Hour))
+			}
+		}
+	})
+}
+
+// Snapshot lists the ids left in every token table, for comparing runs.
+func (e *Env) Snapshot(t testing.TB) map[string][]int64 {
+	m := map[string][]int64{}
+	for _, tbl := range []string{"accesstoken", "refreshtoken", "idtoken", "grant"} {
+		m[tbl] = e.IDs(t, tbl)
+	}
+	return m
+}
+
+// AssertNoDanglingKeys fails the test if any foreign key between the
+// token tables points at a row that is gone.
+func (e *Env) AssertNoDanglingKeys(t testing.TB) {
+	t.Helper()
+	for _, q := range []string{
+		`SELECT count(*) FROM oauth2_provider_accesstoken a WHERE a.source_refresh_token_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM oauth2_provider_refreshtoken r WHERE r.id = a.source_refresh_token_id)`,
+		`SELECT count(*) FROM oauth2_provider_accesstoken a WHERE a.id_token_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM oauth2_provider_idtoken i WHERE i.id = a.id_token_id)`,
+		`SELECT count(*) FROM oauth2_provider_refreshtoken r WHERE r.access_token_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM oauth2_provider_accesstoken a WHERE a.id = r.access_token_id)`,
+	} {
+		require.Zero(t, e.Int(t, q), q)
 	}
 }
