@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,7 +61,7 @@ type Env struct {
 	DB *sqlx.DB
 
 	user, app int64
-	seq       int
+	seq       *atomic.Int64
 	// q is where the seeding helpers write: DB, or the transaction of InTx.
 	q sqlx.Ext
 }
@@ -197,6 +198,7 @@ func newPostgres(t testing.TB, l Layout) *Env {
 }
 
 func finish(t testing.TB, e *Env) *Env {
+	e.seq = new(atomic.Int64)
 	s, err := sqlstore.Open(context.Background(), e.URL)
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
@@ -232,7 +234,16 @@ func (e *Env) Exec(t testing.TB, q string, args ...any) {
 	require.NoError(t, err, q)
 }
 
-func (e *Env) next() string { e.seq++; return fmt.Sprintf("%d-%s", e.seq, randomHex(8)) }
+func (e *Env) next() string { return fmt.Sprintf("%d-%s", e.seq.Add(1), randomHex(8)) }
+
+// With returns a copy of e whose helpers write through q (a transaction of
+// the caller's), for seeding from several goroutines at once. Call a
+// helper on e first, so the owning user and application exist.
+func (e *Env) With(q sqlx.Ext) *Env {
+	c := *e
+	c.q = q
+	return &c
+}
 
 // User inserts an auth_user row.
 func (e *Env) User(t testing.TB) int64 {
