@@ -77,7 +77,7 @@ func (s *server) request(t *testing.T, rng *rand.Rand) {
 			e.Exec(t, `DELETE FROM oauth2_provider_accesstoken WHERE id = ?`, p.at)
 		})
 		s.mu.Lock()
-		delete(s.live["accesstoken"], p.at) // the server deleted it itself
+		delete(s.live["accesstoken"], p.at)  // the server deleted it itself
 		delete(s.live["refreshtoken"], p.rt) // revoked: no longer live
 		s.add("accesstoken", b)
 		s.add("refreshtoken", r2)
