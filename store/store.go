@@ -20,8 +20,9 @@ var (
 	ErrInvalidIdentifier = errors.New("invalid SQL identifier")
 	// ErrInvalidURL: a database URL that cannot be understood.
 	ErrInvalidURL = errors.New("invalid database URL")
-	// ErrUnreachable: the database server could not be reached or refused us.
-	ErrUnreachable = errors.New("database unreachable")
+	// ErrUnreachable: the database could not be reached, or refused the
+	// connection (unknown role or database, wrong password).
+	ErrUnreachable = errors.New("cannot connect to the database")
 	// ErrDuplicateClientID: an application with that client_id already exists.
 	ErrDuplicateClientID = errors.New("client_id already exists")
 	// ErrLocked: another process holds the single-runner lock.

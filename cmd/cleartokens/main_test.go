@@ -113,18 +113,22 @@ func TestSettingsPrecedence(t *testing.T) {
 	assert.Contains(t, r.stderr, "unknown setting")
 }
 
+// badCase is one bad input: the environment and arguments given, the exit
+// status and a part of the one line on stderr expected.
+type badCase struct {
+	name string
+	env  []string
+	args []string
+	code int
+	msg  string
+}
+
 func TestBadInput(t *testing.T) {
 	e := testdb.New(t, "sqlite", testdb.DOT341)
 	e.Grant(t, past(time.Hour))
 	empty := testdb.NewEmptySQLite(t)
 	dir := t.TempDir()
-	cases := []struct {
-		name string
-		env  []string
-		args []string
-		code int
-		msg  string
-	}{
+	cases := []badCase{
 		{"unknown flag", nil, []string{"--frobnicate"}, 2, "flag provided but not defined"},
 		{"stray argument", nil, []string{"now"}, 2, "unexpected argument"},
 		{"bad batch size", []string{"CLEAR_EXPIRED_TOKENS_BATCH_SIZE=ten"}, nil, 2, "CLEAR_EXPIRED_TOKENS_BATCH_SIZE"},
@@ -142,13 +146,25 @@ func TestBadInput(t *testing.T) {
 		{"missing sqlite file", []string{"DATABASE_URL=sqlite:" + filepath.Join(dir, "nope.db")}, nil, 1, "no such file"},
 		{"missing tables", []string{"DATABASE_URL=sqlite:" + empty}, nil, 1, "table does not exist"},
 		{"swapped table missing", []string{"DATABASE_URL=" + e.URL}, []string{"--table", "grant=myapp_grant"}, 1, "myapp_grant"},
-		{"unreachable server", []string{"DATABASE_URL=postgres://u:hunter2@127.0.0.1:1/x?sslmode=disable"}, nil, 1, "unreachable"},
+		{"unreachable server", []string{"DATABASE_URL=postgres://u:hunter2@127.0.0.1:1/x?sslmode=disable"}, nil, 1, "cannot connect"},
+		{"bad duration", nil, []string{"--statement-timeout", "soon"}, 2, `invalid value "soon" for flag -statement-timeout`},
+		{"negative retries", nil, []string{"--retries", "-1"}, 2, "must not be negative"},
+		{"wait and no-lock", nil, []string{"--wait", "--no-lock"}, 2, "cannot be used together"},
+		{"settings file missing", nil, []string{"--settings", "/nonexistent/settings.env"}, 2, "no such file"},
+		{"malformed postgres URL", []string{"DATABASE_URL=postgres://h:port/db"}, nil, 2, "port"},
+	}
+	if os.Getenv("OAUTHKIT_TEST_POSTGRES") != "" {
+		cases = append(cases,
+			badCase{"unknown role", []string{"DATABASE_URL=" + testdb.PostgresURLAs(t, "oauthkit_nobody", "test")}, nil, 1, `role "oauthkit_nobody" does not exist`},
+			badCase{"unknown database", []string{"DATABASE_URL=" + testdb.PostgresURLAs(t, "postgres", "oauthkit_nodb")}, nil, 1, `database "oauthkit_nodb" does not exist`},
+		)
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runCmd(t, dir, tc.env, tc.args...)
 			assert.Equal(t, tc.code, r.code, r.stderr)
 			assert.Contains(t, r.stderr, tc.msg)
+			assert.Equal(t, 1, strings.Count(r.stderr, "\n"), "one line on stderr: %q", r.stderr)
 			assert.Empty(t, r.stdout)
 			assert.NotContains(t, r.stderr, "hunter2")
 			assert.NotContains(t, r.stderr, "goroutine", "no stack trace")
@@ -161,6 +177,18 @@ func TestBadInput(t *testing.T) {
 	var tables []string
 	require.NoError(t, sqlx.MustOpen("sqlite", "file:"+empty).Select(&tables, `SELECT name FROM sqlite_master WHERE type = 'table'`))
 	assert.Equal(t, []string{"unrelated"}, tables)
+}
+
+// A read-only SQLite file: one clear line, exit 1, nothing deleted.
+func TestReadOnlySQLite(t *testing.T) {
+	e := testdb.New(t, "sqlite", testdb.DOT341)
+	e.Grant(t, past(time.Hour))
+	testdb.MakeReadOnly(t, e.Path())
+	r := runCmd(t, t.TempDir(), []string{"DATABASE_URL=" + e.URL})
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "readonly database")
+	assert.Equal(t, 1, strings.Count(r.stderr, "\n"), r.stderr)
+	assert.Len(t, e.IDs(t, "grant"), 1)
 }
 
 func TestHelpAndVersion(t *testing.T) {

@@ -188,16 +188,20 @@ func TestJSONAndIfNotExists(t *testing.T) {
 	assert.EqualValues(t, 1, apps(t, e))
 }
 
+// badCase is one bad input: the environment and arguments given, the exit
+// status and a part of the one line on stderr expected.
+type badCase struct {
+	name string
+	env  []string
+	args []string
+	code int
+	msg  string
+}
+
 func TestBadUsage(t *testing.T) {
 	e := testdb.New(t, "sqlite", testdb.DOT341)
 	empty := testdb.NewEmptySQLite(t)
-	cases := []struct {
-		name string
-		env  []string
-		args []string
-		code int
-		msg  string
-	}{
+	cases := []badCase{
 		{"no arguments", nil, nil, 2, "the following arguments are required: client_type, authorization_grant_type"},
 		{"one argument", nil, []string{"public"}, 2, "required: authorization_grant_type"},
 		{"three arguments", nil, []string{"public", "password", "extra"}, 2, `unexpected argument "extra"`},
@@ -210,16 +214,35 @@ func TestBadUsage(t *testing.T) {
 		{"pythonpath", nil, []string{"--pythonpath", "x", "public", "password"}, 2, "not applicable"},
 		{"bad URL", []string{"DATABASE_URL=oracle://x"}, []string{"public", "password"}, 2, "not supported"},
 		{"missing tables", []string{"DATABASE_URL=sqlite:" + empty}, []string{"public", "password"}, 1, "table does not exist"},
-		{"unreachable", []string{"DATABASE_URL=postgres://u:hunter2@127.0.0.1:1/x?sslmode=disable"}, []string{"public", "password"}, 1, "unreachable"},
+		{"unreachable", []string{"DATABASE_URL=postgres://u:hunter2@127.0.0.1:1/x?sslmode=disable"}, []string{"public", "password"}, 1, "cannot connect"},
+		{"invalid table name", []string{"DATABASE_URL=" + e.URL}, []string{"--table", "application=apps;drop", "public", "password"}, 2, "invalid SQL identifier"},
+		{"unknown table role", nil, []string{"--table", "apps=x", "public", "password"}, 2, "unknown table role"},
+		{"settings file missing", nil, []string{"--settings", "/nonexistent", "public", "password"}, 2, "no such file"},
+	}
+	if os.Getenv("OAUTHKIT_TEST_POSTGRES") != "" {
+		cases = append(cases, badCase{"unknown role", []string{"DATABASE_URL=" + testdb.PostgresURLAs(t, "oauthkit_nobody", "test")}, []string{"public", "password"}, 1, `role "oauthkit_nobody" does not exist`})
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := run(t, nil, tc.env, "", tc.args...)
 			assert.Equal(t, tc.code, r.Code, r.Stderr)
 			assert.Contains(t, r.Stderr, tc.msg)
+			assert.Equal(t, 1, strings.Count(r.Stderr, "\n"), "one line on stderr: %q", r.Stderr)
 			assert.Empty(t, r.Stdout)
 			assert.NotContains(t, r.Stderr, "hunter2")
 		})
+	}
+	// Rules broken in the values: exit 1, the errors listed, nothing written.
+	for _, args := range [][]string{
+		{"confidential", "password", "--algorithm", "ES512"},
+		{"public", "authorization-code", "--redirect-uris", "https://ok.example/cb not-a-uri"},
+		{"public", "authorization-code", "--redirect-uris", "http://"},
+		{"public", "password", "--post-logout-redirect-uris", "file:///etc/passwd"},
+	} {
+		r := run(t, e, nil, "", args...)
+		assert.Equal(t, 1, r.Code, "%v: %s", args, r.Stderr)
+		assert.True(t, strings.HasPrefix(r.Stderr, "Please correct the following errors:\n - "), "%v: %s", args, r.Stderr)
+		assert.Empty(t, r.Stdout)
 	}
 	assert.Zero(t, apps(t, e))
 	r := run(t, nil, nil, "", "--help")
@@ -229,6 +252,17 @@ func TestBadUsage(t *testing.T) {
 		"urn:ietf:params:oauth:grant-type:device_code"} {
 		assert.Contains(t, r.Stdout, s)
 	}
+}
+
+func TestReadOnlySQLite(t *testing.T) {
+	e := testdb.New(t, "sqlite", testdb.DOT341)
+	testdb.MakeReadOnly(t, e.Path())
+	r := run(t, e, []string{"CLIENT_SECRET=never-shown"}, "", "public", "password")
+	assert.Equal(t, 1, r.Code)
+	assert.Contains(t, r.Stderr, "readonly database")
+	assert.Equal(t, 1, strings.Count(r.Stderr, "\n"), r.Stderr)
+	assert.NotContains(t, r.Stderr, "never-shown")
+	assert.Zero(t, apps(t, e))
 }
 
 // The embedded default works with no settings at all.

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -418,3 +419,31 @@ func (e *Env) AssertNoDanglingKeys(t testing.TB) {
 		require.Zero(t, e.Int(t, q), q)
 	}
 }
+
+// MakeReadOnly makes a file unwritable until the test ends: chmod for a
+// normal user, the immutable attribute for root (whom chmod does not stop).
+func MakeReadOnly(t testing.TB, path string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		require.NoError(t, os.Chmod(path, 0o444))
+		t.Cleanup(func() { os.Chmod(path, 0o644) }) //nolint:errcheck
+		return
+	}
+	if out, err := exec.Command("chattr", "+i", path).CombinedOutput(); err != nil {
+		t.Skipf("cannot make %s read-only as root (chattr: %v %s)", path, err, out)
+	}
+	t.Cleanup(func() { exec.Command("chattr", "-i", path).Run() }) //nolint:errcheck
+}
+
+// PostgresURLAs is the test server's URL with another user and database,
+// for connection failures that are not about the network.
+func PostgresURLAs(t testing.TB, user, database string) string {
+	u, err := url.Parse(PostgresURL(t))
+	require.NoError(t, err)
+	u.User = url.User(user)
+	u.Path = "/" + database
+	return u.String()
+}
+
+// Path is the SQLite file of an Env.
+func (e *Env) Path() string { return strings.TrimPrefix(e.URL, "sqlite:") }

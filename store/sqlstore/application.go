@@ -10,6 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lib/pq"
+	"modernc.org/sqlite"
+
 	"github.com/oauthkit/oauthkit/store"
 )
 
@@ -201,11 +204,21 @@ func orNow(t time.Time) time.Time {
 }
 
 // redactedError keeps a driver error matchable (errors.Is / As) while
-// printing only its code, since a driver's detail text may echo values.
+// printing only what cannot hold a value of the row: PostgreSQL's detail
+// ("Failing row contains (…)") would show the client secret, so only its
+// message and code are kept; SQLite's messages name no values.
 type redactedError struct{ err error }
 
 func (r redactedError) Error() string {
-	return "database error (detail withheld: it may echo the client secret)"
+	var pqErr *pq.Error
+	if errors.As(r.err, &pqErr) {
+		return fmt.Sprintf("pq: %s (%s)", pqErr.Message, pqErr.Code)
+	}
+	var sqErr *sqlite.Error
+	if errors.As(r.err, &sqErr) {
+		return sqErr.Error()
+	}
+	return "database error (detail withheld: it may hold the client secret)"
 }
 func (r redactedError) Unwrap() error { return r.err }
 
