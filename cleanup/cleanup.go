@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -95,6 +96,59 @@ type Options struct {
 	// StatementTimeout bounds each batch; one that takes longer is cancelled
 	// (rolled back) and counts as a transient failure. 0: no bound.
 	StatementTimeout time.Duration
+
+	// DryRun counts what each step would delete and deletes nothing. It
+	// takes no lock. The counts equal what a real run at the same Now
+	// deletes, if nothing else writes in between.
+	DryRun bool
+	// Only limits the run to some kinds of token (KindAccess, KindRefresh,
+	// KindIDToken, KindGrant); empty means all, in DOT's order.
+	Only []Kind
+	// MaxDuration is a time budget: the run stops after the batch that
+	// crosses it, with Report.StoppedEarly set and no error. The next run
+	// goes on where this one stopped. 0: no budget.
+	MaxDuration time.Duration
+}
+
+// Kind is a kind of token, for Options.Only.
+type Kind string
+
+const (
+	KindAccess  Kind = "access"
+	KindRefresh Kind = "refresh"
+	KindIDToken Kind = "idtoken"
+	KindGrant   Kind = "grant"
+)
+
+// ParseKinds reads a comma-separated list such as "access,grant".
+func ParseKinds(s string) ([]Kind, error) {
+	var kinds []Kind
+	for _, part := range strings.Split(s, ",") {
+		k := Kind(strings.TrimSpace(part))
+		switch k {
+		case KindAccess, KindRefresh, KindIDToken, KindGrant:
+			kinds = append(kinds, k)
+		case "":
+		default:
+			return nil, fmt.Errorf("token kind %q: want access, refresh, idtoken or grant: %w", k, ErrInvalidOptions)
+		}
+	}
+	if len(kinds) == 0 {
+		return nil, fmt.Errorf("no token kind in %q: %w", s, ErrInvalidOptions)
+	}
+	return kinds, nil
+}
+
+func (s StepReport) kind() Kind {
+	switch s.Name {
+	case StepExpiredAccess:
+		return KindAccess
+	case StepExpiredIDToken:
+		return KindIDToken
+	case StepExpiredGrant:
+		return KindGrant
+	}
+	return KindRefresh
 }
 
 // LockPolicy is the single-runner choice of Options.Lock.
@@ -158,7 +212,10 @@ func (s StepReport) Line() string { return strconv.FormatInt(s.Deleted, 10) + " 
 
 // Report is what a run did.
 type Report struct {
-	Rules       Rules         `json:"rules"`
+	DryRun bool `json:"dry_run"`
+	// StoppedEarly is true when MaxDuration ended the run before the end.
+	StoppedEarly bool          `json:"stopped_early"`
+	Rules        Rules         `json:"rules"`
 	RulesReason string        `json:"rules_reason"`
 	Now         time.Time     `json:"now"`
 	Steps       []StepReport  `json:"steps"`
@@ -199,6 +256,14 @@ func (o *Options) validate() error {
 	if o.StatementTimeout < 0 || o.RetryBackoff < 0 {
 		return fmt.Errorf("statement timeout and retry backoff must not be negative: %w", ErrInvalidOptions)
 	}
+	if o.MaxDuration < 0 {
+		return fmt.Errorf("max duration %s: must not be negative: %w", o.MaxDuration, ErrInvalidOptions)
+	}
+	for _, k := range o.Only {
+		if _, err := ParseKinds(string(k)); err != nil {
+			return err
+		}
+	}
 	if o.Lock < LockSkip || o.Lock > LockNone {
 		return fmt.Errorf("lock policy %d: %w", o.Lock, ErrInvalidOptions)
 	}
@@ -230,7 +295,7 @@ func Clear(ctx context.Context, opts Options) (Report, error) {
 	if err := opts.validate(); err != nil {
 		return Report{}, err
 	}
-	if opts.Lock != LockNone {
+	if opts.Lock != LockNone && !opts.DryRun {
 		lock, err := opts.Store.Lock(ctx, store.LockParams{Name: LockName, Wait: opts.Lock == LockWait})
 		if errors.Is(err, store.ErrLocked) {
 			return Report{}, ErrLocked
@@ -253,14 +318,28 @@ func Clear(ctx context.Context, opts Options) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	rep := Report{Rules: rules, RulesReason: reason, Now: now}
+	rep := Report{Rules: rules, RulesReason: reason, Now: now, DryRun: opts.DryRun}
 	steps := plan(rules, opts, now)
 	if rules == RulesDOT34 && opts.RefreshTokenExpire == 0 {
 		rep.Warnings = append(rep.Warnings, WarnNoExpiry)
 	}
+	var earlier []store.Step // the steps that ran, for dry-run counts
 	for _, st := range steps {
+		switch {
+		case st.Skipped:
+		case len(opts.Only) > 0 && !slices.Contains(opts.Only, st.kind()):
+			st.Skipped, st.SkipReason = true, "not selected (only "+joinKinds(opts.Only)+")"
+		case rep.StoppedEarly:
+			st.Skipped, st.SkipReason = true, "the time budget was spent"
+		case opts.DryRun:
+			err = countStep(ctx, opts, &st, earlier)
+		default:
+			var spent bool
+			spent, err = runStep(ctx, opts, &st, start)
+			rep.StoppedEarly = spent
+		}
 		if !st.Skipped {
-			err = runStep(ctx, opts, &st)
+			earlier = append(earlier, store.Step{Target: st.Target, Cutoff: st.Cutoff})
 		}
 		rep.Steps = append(rep.Steps, st)
 		if err != nil {
@@ -325,18 +404,24 @@ func plan(rules Rules, o Options, now time.Time) []StepReport {
 // table. Each batch runs to its commit even if ctx is cancelled meanwhile,
 // so an interrupted run leaves whole batches only; ctx is checked between
 // batches and during the pause.
-func runStep(ctx context.Context, o Options, st *StepReport) error {
+//
+// It reports spent when the time budget (MaxDuration, counted from the
+// run's start) ran out before the step was complete.
+func runStep(ctx context.Context, o Options, st *StepReport, runStart time.Time) (spent bool, err error) {
 	start := time.Now()
 	defer func() { st.Duration = time.Since(start) }()
 	batchCtx := context.WithoutCancel(ctx)
 	var cursor store.Cursor
 	for {
 		if err := ctx.Err(); err != nil {
-			return err
+			return false, err
+		}
+		if o.MaxDuration > 0 && time.Since(runStart) >= o.MaxDuration {
+			return true, nil
 		}
 		res, err := deleteWithRetry(ctx, batchCtx, o, st, cursor)
 		if err != nil {
-			return err
+			return false, err
 		}
 		st.Batches++
 		st.Deleted += res.Deleted
@@ -349,18 +434,41 @@ func runStep(ctx context.Context, o Options, st *StepReport) error {
 		}
 		if res.Done {
 			st.Complete = true
-			return nil
+			return false, nil
 		}
 		if o.BatchInterval > 0 {
 			t := time.NewTimer(o.BatchInterval)
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				return ctx.Err()
+				return false, ctx.Err()
 			case <-t.C:
 			}
 		}
 	}
+}
+
+// countStep is a step of a dry run: one count, nothing deleted.
+func countStep(ctx context.Context, o Options, st *StepReport, earlier []store.Step) error {
+	start := time.Now()
+	n, err := o.Store.CountMatches(ctx, store.CountParams{Step: store.Step{Target: st.Target, Cutoff: st.Cutoff}, Earlier: earlier})
+	st.Duration = time.Since(start)
+	if err != nil {
+		return fmt.Errorf("step %s: %w", st.Name, err)
+	}
+	st.Deleted, st.Complete = n, true
+	if o.OnBatch != nil {
+		o.OnBatch(BatchEvent{Step: st.Name, Deleted: n, StepDeleted: n, StepDuration: st.Duration})
+	}
+	return nil
+}
+
+func joinKinds(kinds []Kind) string {
+	s := make([]string, len(kinds))
+	for i, k := range kinds {
+		s[i] = string(k)
+	}
+	return strings.Join(s, ",")
 }
 
 // deleteWithRetry runs one batch, retrying transient failures with a

@@ -128,6 +128,22 @@ type DeleteBatchResult struct {
 	Done bool
 }
 
+// Step is one deletion rule with its cutoff, as a run applies it.
+type Step struct {
+	Target Target
+	Cutoff time.Time
+}
+
+// CountParams are the inputs of Store.CountMatches.
+type CountParams struct {
+	Step
+	// Earlier are the steps that run before this one in the same run: rows
+	// they would delete count as gone (a refresh token deleted earlier no
+	// longer holds on to its access token, and so on), so that the count
+	// equals what a real run would delete in this step.
+	Earlier []Step
+}
+
 // Migrations describes Django's migration ledger for one app.
 type Migrations struct {
 	// LedgerExists is false when the database has no django_migrations table.
@@ -185,6 +201,8 @@ type Store interface {
 	// from After, in one transaction, together with DOT's SET_NULL updates
 	// of the rows that point at the deleted ones.
 	DeleteBatch(ctx context.Context, p DeleteBatchParams) (DeleteBatchResult, error)
+	// CountMatches counts what a step would delete, deleting nothing.
+	CountMatches(ctx context.Context, p CountParams) (int64, error)
 	// AppliedMigrations reads Django's migration ledger.
 	AppliedMigrations(ctx context.Context, p AppliedMigrationsParams) (Migrations, error)
 	// ApplicationColumnLimits reports the declared lengths of the
