@@ -216,12 +216,12 @@ type Report struct {
 	// StoppedEarly is true when MaxDuration ended the run before the end.
 	StoppedEarly bool          `json:"stopped_early"`
 	Rules        Rules         `json:"rules"`
-	RulesReason string        `json:"rules_reason"`
-	Now         time.Time     `json:"now"`
-	Steps       []StepReport  `json:"steps"`
-	Warnings    []string      `json:"warnings,omitempty"`
-	Interrupted bool          `json:"interrupted"`
-	Duration    time.Duration `json:"duration_ns"`
+	RulesReason  string        `json:"rules_reason"`
+	Now          time.Time     `json:"now"`
+	Steps        []StepReport  `json:"steps"`
+	Warnings     []string      `json:"warnings,omitempty"`
+	Interrupted  bool          `json:"interrupted"`
+	Duration     time.Duration `json:"duration_ns"`
 }
 
 // Deleted is the total over all steps.
