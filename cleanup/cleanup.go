@@ -104,6 +104,9 @@ type Options struct {
 	// Only limits the run to some kinds of token (KindAccess, KindRefresh,
 	// KindIDToken, KindGrant); empty means all, in DOT's order.
 	Only []Kind
+	// KeepIfYounger moves now back: tokens that expired (or were revoked)
+	// less than this long ago are kept, for audit windows. 0: none.
+	KeepIfYounger time.Duration
 	// MaxDuration is a time budget: the run stops after the batch that
 	// crosses it, with Report.StoppedEarly set and no error. The next run
 	// goes on where this one stopped. 0: no budget.
@@ -256,8 +259,8 @@ func (o *Options) validate() error {
 	if o.StatementTimeout < 0 || o.RetryBackoff < 0 {
 		return fmt.Errorf("statement timeout and retry backoff must not be negative: %w", ErrInvalidOptions)
 	}
-	if o.MaxDuration < 0 {
-		return fmt.Errorf("max duration %s: must not be negative: %w", o.MaxDuration, ErrInvalidOptions)
+	if o.MaxDuration < 0 || o.KeepIfYounger < 0 {
+		return fmt.Errorf("max duration and keep-if-younger must not be negative: %w", ErrInvalidOptions)
 	}
 	for _, k := range o.Only {
 		if _, err := ParseKinds(string(k)); err != nil {
@@ -314,6 +317,7 @@ func Clear(ctx context.Context, opts Options) (Report, error) {
 	if now.IsZero() {
 		now = time.Now()
 	}
+	now = now.Add(-opts.KeepIfYounger)
 	rules, reason, err := resolveRules(ctx, opts.Store, opts.Rules)
 	if err != nil {
 		return Report{}, err

@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -37,13 +35,107 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
 
-func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	var common cli.Common
-	var createSchema, asJSON, wait, noLock bool
-	var retries int
-	var statementTimeout time.Duration
-	var tables store.Tables
+// flags are the command's own flags beside DOT's settings.
+type flags struct {
+	common                                  cli.Common
+	tables                                  store.Tables
+	createSchema, asJSON, wait, noLock, dry bool
+	retries                                 int
+	statementTimeout, maxDuration           time.Duration
+	keepIfYounger, every                    time.Duration
+	only, before, progress, logFormat       string
+	metricsFile                             string
+}
 
+func (f *flags) register(fs *flag.FlagSet) {
+	fs.BoolVar(&f.createSchema, "create-schema", false, "create the DOT 3.4.1 tables where missing in the database named by DATABASE_URL")
+	fs.BoolVar(&f.asJSON, "json", false, "print the report as one JSON object on stdout")
+	fs.Var(cli.TableFlag{Tables: &f.tables}, "table", cli.TableHelp)
+	fs.BoolVar(&f.dry, "dry-run", false, "count what each step would delete and delete nothing")
+	fs.StringVar(&f.only, "only", "", "clean only these `kinds`, comma separated: access, refresh, idtoken, grant (default all, in DOT's order)")
+	fs.StringVar(&f.before, "before", "", "use `TIME` as now (RFC 3339, '2006-01-02 15:04:05' or '2006-01-02', UTC unless a zone is given); it must not be in the future")
+	fs.DurationVar(&f.keepIfYounger, "keep-if-younger", 0, "keep tokens that expired less than `DURATION` ago (now minus DURATION), e.g. 720h for an audit window")
+	fs.DurationVar(&f.maxDuration, "max-duration", 0, "stop after the batch that crosses `DURATION` and exit 0 with the partial report; the next run goes on")
+	fs.BoolVar(&f.wait, "wait", false, "when another cleartokens run holds the lock on these tables, wait for it instead of exiting 0 at once")
+	fs.BoolVar(&f.noLock, "no-lock", false, "take no single-runner lock (only if you serialise runs yourself)")
+	fs.IntVar(&f.retries, "retries", cleanup.DefaultRetries, "how often to retry a batch after a transient failure (deadlock, serialization failure, timeout, dropped connection); 0: never")
+	fs.DurationVar(&f.statementTimeout, "statement-timeout", 0, "cancel and retry a batch that runs longer than `DURATION` (e.g. 30s); 0: no limit")
+	fs.DurationVar(&f.every, "every", 0, "run again every `DURATION` as a long-lived process, until SIGTERM; a failed run is logged and tried again next time")
+	fs.StringVar(&f.metricsFile, "metrics-textfile", "", "after each run, write Prometheus metrics to `PATH` (atomically), for node_exporter's textfile collector")
+	fs.StringVar(&f.progress, "progress", "auto", "progress lines on stderr: auto (when stderr is a terminal), always, never")
+	fs.StringVar(&f.logFormat, "log-format", "text", "`format` of log records on stderr: text or json")
+	f.common.Register(fs, false)
+}
+
+// apply checks the flags and sets what they say on opts.
+func (f *flags) apply(o *cleanup.Options, now time.Time) error {
+	switch {
+	case f.wait && f.noLock:
+		return cli.Usagef("--wait and --no-lock cannot be used together")
+	case f.wait:
+		o.Lock = cleanup.LockWait
+	case f.noLock:
+		o.Lock = cleanup.LockNone
+	}
+	for name, d := range map[string]time.Duration{"--statement-timeout": f.statementTimeout, "--max-duration": f.maxDuration,
+		"--keep-if-younger": f.keepIfYounger, "--every": f.every} {
+		if d < 0 {
+			return cli.Usagef("%s %s: must not be negative", name, d)
+		}
+	}
+	if f.retries < 0 {
+		return cli.Usagef("--retries %d: must not be negative", f.retries)
+	}
+	o.Retries = f.retries
+	if f.retries == 0 {
+		o.Retries = -1
+	}
+	o.StatementTimeout, o.MaxDuration, o.DryRun = f.statementTimeout, f.maxDuration, f.dry
+	if f.only != "" {
+		kinds, err := cleanup.ParseKinds(f.only)
+		if err != nil {
+			return cli.UsageError{Err: fmt.Errorf("--only: %w", err)}
+		}
+		o.Only = kinds
+	}
+	switch {
+	case f.before != "" && f.keepIfYounger > 0:
+		return cli.Usagef("--before and --keep-if-younger both set now: give one")
+	case f.before != "":
+		t, err := parseTime(f.before)
+		if err != nil {
+			return err
+		}
+		if t.After(now) {
+			return cli.Usagef("--before %s is in the future: it would delete tokens that are still live", f.before)
+		}
+		o.Now = t
+	case f.keepIfYounger > 0:
+		o.KeepIfYounger = f.keepIfYounger
+	}
+	if f.every > 0 && (f.before != "" || f.maxDuration > 0 && f.maxDuration >= f.every) {
+		return cli.Usagef("--every repeats runs: --before would fix their now, and --max-duration must be shorter than --every")
+	}
+	if f.progress != "auto" && f.progress != "always" && f.progress != "never" {
+		return cli.Usagef("--progress %q: want auto, always or never", f.progress)
+	}
+	if f.logFormat != "text" && f.logFormat != "json" {
+		return cli.Usagef("--log-format %q: want text or json", f.logFormat)
+	}
+	return nil
+}
+
+func parseTime(s string) (time.Time, error) {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, cli.Usagef("--before %q: want a time like 2026-01-31T12:00:00Z, '2026-01-31 12:00:00' or 2026-01-31", s)
+}
+
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	var f flags
 	fs := flag.NewFlagSet("cleartokens", flag.ContinueOnError)
 	fs.Usage = func() {
 		w := fs.Output()
@@ -59,19 +151,13 @@ Flags:
 `)
 		cli.PrintFlags(fs, w)
 		fmt.Fprintf(w, `
-Exit status: 0 success, 1 failure (database, interrupted), 2 bad usage.
+Exit status: 0 success (also when another run holds the lock, or --max-duration
+stopped the run), 1 failure (database, interrupted), 2 bad usage.
 SIGINT or SIGTERM stops after the current batch and prints what was done.
 `)
 	}
 	settingValues := cli.RegisterSettings(fs, settingFlags)
-	fs.BoolVar(&createSchema, "create-schema", false, "create the DOT 3.4.1 tables where missing in the database named by DATABASE_URL")
-	fs.BoolVar(&asJSON, "json", false, "print the report as one JSON object on stdout")
-	fs.BoolVar(&wait, "wait", false, "when another cleartokens run holds the lock on these tables, wait for it instead of exiting 0 at once")
-	fs.BoolVar(&noLock, "no-lock", false, "take no single-runner lock (only if you serialise runs yourself)")
-	fs.IntVar(&retries, "retries", cleanup.DefaultRetries, "how often to retry a batch after a transient failure (deadlock, serialization failure, timeout, dropped connection); 0: never")
-	fs.DurationVar(&statementTimeout, "statement-timeout", 0, "cancel and retry a batch that runs longer than `DURATION` (e.g. 30s); 0: no limit")
-	fs.Var(cli.TableFlag{Tables: &tables}, "table", cli.TableHelp)
-	common.Register(fs, false)
+	f.register(fs)
 
 	prog := cli.NewOutput("cleartokens", stdout, stderr, cli.Common{NoColor: true})
 	if err := cli.ParseFlags(fs, args, stdout); err != nil {
@@ -83,18 +169,26 @@ SIGINT or SIGTERM stops after the current batch and prints what was done.
 	if fs.NArg() > 0 {
 		return prog.Error(cli.Usagef("unexpected argument %q (cleartokens takes only flags)", fs.Arg(0)), false)
 	}
-	out, code, done := common.Begin("cleartokens", stdout, stderr)
+	out, code, done := f.common.Begin("cleartokens", stdout, stderr)
 	if done {
 		return code
 	}
-	settings, err := settingValues.Load(fs, getenv, common.Settings)
+	settings, err := settingValues.Load(fs, getenv, f.common.Settings)
 	if err != nil {
-		return out.Error(err, common.Traceback)
+		return out.Error(err, f.common.Traceback)
 	}
 	opts, dbURL, err := options(settings)
 	if err != nil {
-		return out.Error(err, common.Traceback)
+		return out.Error(err, f.common.Traceback)
 	}
+	if err := f.apply(&opts, time.Now()); err != nil {
+		return out.Error(err, f.common.Traceback)
+	}
+	logger := newLogger(stderr, f.logFormat, f.common.Verbosity)
+	if f.common.Verbosity >= 3 {
+		opts.Logger = logger
+	}
+	opts.OnBatch = newProgress(stderr, f.progress, f.common.Verbosity)
 
 	// The first signal stops the run after the batch in flight; a second
 	// one ends the process at once (the open transaction is rolled back).
@@ -109,48 +203,47 @@ SIGINT or SIGTERM stops after the current batch and prints what was done.
 		os.Exit(cli.ExitFailure)
 	}()
 
-	st, err := cli.OpenStore(ctx, cli.OpenParams{URL: dbURL, CreateSchema: createSchema, Tables: tables})
+	st, err := cli.OpenStore(ctx, cli.OpenParams{URL: dbURL, CreateSchema: f.createSchema, Tables: f.tables})
 	if err != nil {
-		return out.Error(err, common.Traceback)
+		return out.Error(err, f.common.Traceback)
 	}
 	defer st.Close()
 	opts.Store = st
-	switch {
-	case wait && noLock:
-		return out.Error(cli.Usagef("--wait and --no-lock cannot be used together"), false)
-	case wait:
-		opts.Lock = cleanup.LockWait
-	case noLock:
-		opts.Lock = cleanup.LockNone
-	}
-	if retries < 0 || statementTimeout < 0 {
-		return out.Error(cli.Usagef("--retries and --statement-timeout must not be negative"), false)
-	}
-	opts.Retries = retries
-	if retries == 0 {
-		opts.Retries = -1
-	}
-	opts.StatementTimeout = statementTimeout
-	if common.Verbosity >= 3 {
-		opts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	metrics := newMetrics(f.metricsFile)
+
+	if f.every > 0 {
+		// A long-lived process: log each run, keep going after failures.
+		err := cleanup.RunEvery(ctx, f.every, opts, func(rep cleanup.Report, err error) {
+			metrics.write(rep, err, logger)
+			logRun(logger, rep, err)
+			if err == nil {
+				report(out, rep, f.common.Verbosity, f.asJSON)
+			}
+		})
+		if errors.Is(err, context.Canceled) {
+			logger.Info("stopping: signal received")
+			return cli.ExitOK
+		}
+		return out.Error(err, f.common.Traceback)
 	}
 
 	rep, err := cleanup.Clear(ctx, opts)
+	metrics.write(rep, err, logger)
 	if errors.Is(err, cleanup.ErrLocked) {
 		// Another replica is doing the work: that is success for this one.
-		if common.Verbosity >= 1 {
+		if f.common.Verbosity >= 1 {
 			out.Info("cleartokens: another cleartokens run holds the lock on these tables; nothing to do (--wait waits for it)")
 		}
-		if asJSON {
+		if f.asJSON {
 			fmt.Fprintln(stdout, `{"locked": true}`)
 		}
 		return cli.ExitOK
 	}
 	interrupted := errors.Is(err, cleanup.ErrInterrupted)
 	if err != nil && !interrupted {
-		return out.Error(err, common.Traceback)
+		return out.Error(err, f.common.Traceback)
 	}
-	report(out, rep, common.Verbosity, asJSON)
+	report(out, rep, f.common.Verbosity, f.asJSON)
 	if interrupted {
 		out.Info(fmt.Sprintf("cleartokens: interrupted: stopped after a whole batch; %d rows deleted; run again to finish", rep.Deleted()))
 		return cli.ExitFailure
@@ -198,32 +291,17 @@ func options(s *cli.Settings) (cleanup.Options, string, error) {
 
 func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
 
-func report(out *cli.Output, rep cleanup.Report, verbosity int, asJSON bool) {
-	if verbosity >= 1 {
-		for _, w := range rep.Warnings {
-			out.Warn(w)
-		}
+func newLogger(w io.Writer, format string, verbosity int) *slog.Logger {
+	level := slog.LevelInfo
+	switch {
+	case verbosity >= 3:
+		level = slog.LevelDebug
+	case verbosity == 0:
+		level = slog.LevelError
 	}
-	if verbosity >= 2 {
-		out.Info(fmt.Sprintf("Rules %s (%s); now %s", rep.Rules, rep.RulesReason, rep.Now.UTC().Format(time.RFC3339Nano)))
+	o := &slog.HandlerOptions{Level: level}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, o))
 	}
-	if asJSON {
-		enc := json.NewEncoder(out.Stdout)
-		enc.Encode(rep) //nolint:errcheck // nothing to do if stdout is gone
-		return
-	}
-	for _, st := range rep.Steps {
-		if st.Skipped {
-			if verbosity >= 2 {
-				out.Info(fmt.Sprintf("No %s: %s", strings.ToLower(st.Message[:1])+st.Message[1:], st.SkipReason))
-			}
-			continue
-		}
-		if verbosity >= 1 {
-			out.Success(st.Line())
-		}
-		if verbosity >= 2 {
-			out.Info(fmt.Sprintf("  %s: %d batches in %s", st.Name, st.Batches, st.Duration.Round(time.Millisecond)))
-		}
-	}
+	return slog.New(slog.NewTextHandler(w, o))
 }

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/oauthkit/oauthkit/cleanup"
+	"github.com/oauthkit/oauthkit/internal/cli"
+)
+
+// report prints a run: DOT's lines on stdout (or the JSON report), and at
+// higher verbosity the rules chosen, skipped steps and timings on stderr.
+func report(out *cli.Output, rep cleanup.Report, verbosity int, asJSON bool) {
+	if verbosity >= 1 {
+		for _, w := range rep.Warnings {
+			out.Warn(w)
+		}
+	}
+	if verbosity >= 2 {
+		out.Info(fmt.Sprintf("Rules %s (%s); now %s", rep.Rules, rep.RulesReason, rep.Now.UTC().Format(time.RFC3339Nano)))
+	}
+	if asJSON {
+		json.NewEncoder(out.Stdout).Encode(rep) //nolint:errcheck // nothing to do if stdout is gone
+		return
+	}
+	if rep.DryRun && verbosity >= 1 {
+		out.Info("Dry run: nothing was deleted; the counts are what a run now would delete.")
+	}
+	for _, st := range rep.Steps {
+		if st.Skipped {
+			if verbosity >= 2 {
+				out.Info(fmt.Sprintf("No %s: %s", strings.ToLower(st.Message[:1])+st.Message[1:], st.SkipReason))
+			}
+			continue
+		}
+		if verbosity >= 1 {
+			line := st.Line()
+			if rep.DryRun {
+				line = fmt.Sprintf("%d %s (dry run)", st.Deleted, strings.Replace(st.Message, " deleted", " to delete", 1))
+			}
+			out.Success(line)
+		}
+		if verbosity >= 2 {
+			out.Info(fmt.Sprintf("  %s: %d batches, %d retries, %s", st.Name, st.Batches, st.Retries, st.Duration.Round(time.Millisecond)))
+		}
+	}
+	if rep.StoppedEarly && verbosity >= 1 {
+		out.Info("cleartokens: --max-duration reached: stopped after a whole batch; the next run goes on")
+	}
+}
+
+// newProgress returns the per-batch callback that keeps a progress line on
+// stderr (per step: deleted so far, rate), or nil when quiet.
+func newProgress(w io.Writer, mode string, verbosity int) func(cleanup.BatchEvent) {
+	show := mode == "always"
+	if mode == "auto" {
+		if f, ok := w.(*os.File); ok {
+			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+				show = true
+			}
+		}
+	}
+	if !show || verbosity == 0 {
+		return nil
+	}
+	return func(ev cleanup.BatchEvent) {
+		rate := float64(ev.StepDeleted) / max(ev.StepDuration.Seconds(), 1e-9)
+		fmt.Fprintf(w, "progress: %s: %d deleted, %.0f rows/s\n", ev.Step, ev.StepDeleted, rate)
+	}
+}
+
+// logRun records a run of --every.
+func logRun(l *slog.Logger, rep cleanup.Report, err error) {
+	switch {
+	case errors.Is(err, cleanup.ErrLocked):
+		l.Info("skipped: another cleartokens run holds the lock")
+	case err != nil:
+		l.Error("run failed; trying again next time", "error", err.Error(), "deleted", rep.Deleted())
+	default:
+		args := []any{"deleted", rep.Deleted(), "duration", rep.Duration.Round(time.Millisecond), "rules", string(rep.Rules)}
+		for _, st := range rep.Steps {
+			if !st.Skipped {
+				args = append(args, st.Name, st.Deleted)
+			}
+		}
+		l.Info("run finished", args...)
+	}
+}
