@@ -72,12 +72,23 @@ func (c *Common) Check() error {
 	return nil
 }
 
-// Version is the module version from the build info.
+// Version is the module version from the build info ("v1.2.3" for
+// `go install …@v1.2.3`), with the VCS revision when the build recorded one.
 func Version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown)"
 	}
-	return "(devel)"
+	v := bi.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += " " + s.Value[:12]
+		}
+	}
+	return v + " " + bi.GoVersion
 }
 
 // Settings are named values from the environment, a settings file and flags.
