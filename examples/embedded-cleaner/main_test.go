@@ -23,7 +23,9 @@ func TestRunCleaner(t *testing.T) {
 	defer db.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- runCleaner(ctx, db, 20*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)), true) }()
+	go func() {
+		done <- runCleaner(ctx, db, 20*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)), true)
+	}()
 
 	require.Eventually(t, func() bool {
 		var n int
