@@ -200,3 +200,20 @@ func TestEveryAndMetrics(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, entries, 1, "no temporary metrics files are left")
 }
+
+// On a terminal (a pty from util-linux's script), progress and colour come
+// on by themselves.
+func TestTerminalGetsProgressAndColour(t *testing.T) {
+	script, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("util-linux script is not installed: no pty to test with")
+	}
+	e := testdb.New(t, "sqlite", testdb.DOT341)
+	e.Grant(t, time.Now().Add(-time.Hour))
+	cmd := exec.Command(script, "-qec", binary+" --only grant", "/dev/null")
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + e.URL}, settings34...)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(out))
+	assert.Contains(t, string(out), "progress: expired_grants: 1 deleted")
+	assert.Contains(t, string(out), "\x1b[32m1 Expired grant tokens deleted\x1b[0m")
+}
