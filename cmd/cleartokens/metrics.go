@@ -56,7 +56,9 @@ func (m *metrics) write(rep cleanup.Report, runErr error, logger *slog.Logger) {
 	success := 0
 	if runErr == nil {
 		success = 1
-		m.lastSuccess = float64(time.Now().UnixMilli()) / 1000
+		if !rep.DryRun { // a dry run cleans nothing: it is no "last success" of cleaning
+			m.lastSuccess = float64(time.Now().UnixMilli()) / 1000
+		}
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "# HELP oauthkit_cleartokens_rows_deleted Rows deleted by the last cleartokens run, per step.\n")
