@@ -55,6 +55,7 @@ func TestTokenEndpoint(t *testing.T) {
 
 	resp, body = post(url.Values{"grant_type": {"client_credentials"}, "client_id": {"svc"}, "client_secret": {app.ClientSecret}}, "", "")
 	assert.Equal(t, http.StatusOK, resp.StatusCode, "credentials in the form work too")
+	assert.NotEmpty(t, body["access_token"])
 
 	resp, body = post(cc, "svc", "wrong")
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
