@@ -25,7 +25,7 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
-	bin, cleanup := testcmd.Build("cleartokens")
+	bin, cleanup := testcmd.Build("cleartokens", ".")
 	binary = bin
 	code := m.Run()
 	cleanup()

@@ -21,7 +21,7 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
-	bin, cleanup := testcmd.Build("createapplication")
+	bin, cleanup := testcmd.Build("createapplication", ".")
 	binary = bin
 	code := m.Run()
 	cleanup()

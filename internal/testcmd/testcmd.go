@@ -13,15 +13,15 @@ import (
 	"testing"
 )
 
-// Build compiles the package in the current directory into a temporary
-// folder; call the returned function to remove it. For TestMain.
-func Build(name string) (string, func()) {
+// Build compiles the command in pkg (a directory, "." for the current one)
+// into a temporary folder; call the returned function to remove it.
+func Build(name, pkg string) (string, func()) {
 	dir, err := os.MkdirTemp("", name+"-test")
 	if err != nil {
 		panic(err)
 	}
 	bin := filepath.Join(dir, name)
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
 		panic(string(out))
 	}
 	return bin, func() { os.RemoveAll(dir) }
