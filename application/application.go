@@ -96,6 +96,10 @@ type Created struct {
 	ClientSecret string `json:"client_secret,omitempty"`
 	// Existed is true when IfNotExists found the same application.
 	Existed bool `json:"existed,omitempty"`
+	// StoredInClear is true when the secret was stored as given although
+	// hashing was asked for, because the table predates DOT 2.0 (no
+	// hash_client_secret column) and that DOT compares secrets in clear.
+	StoredInClear bool `json:"stored_in_clear,omitempty"`
 }
 
 // DisplayName is DOT's name for the application in its success line: the
@@ -149,11 +153,18 @@ func CreateApplication(ctx context.Context, spec Spec) (Created, error) {
 	if err := d.checkUser(ctx); err != nil {
 		return Created{}, err
 	}
-	limits, err := spec.Store.ApplicationColumnLimits(ctx)
+	columns, err := spec.Store.ApplicationColumns(ctx)
 	if err != nil {
 		return Created{}, err
 	}
-	errs := validate(&d, limits, spec.Settings)
+	if !columns.Has("hash_client_secret") && !d.NoHashClientSecret {
+		// A table from before DOT 2.0: that DOT compares secrets in clear,
+		// so a hash would lock the client out.
+		d.NoHashClientSecret = true
+		created.StoredInClear = true
+		d.log("the application table has no hash_client_secret column (DOT < 2.0): storing the secret as given")
+	}
+	errs := validate(&d, columns, spec.Settings)
 
 	existing, err := spec.Store.GetApplication(ctx, d.ClientID)
 	if err != nil {

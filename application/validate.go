@@ -193,7 +193,7 @@ func containsFold(list []string, s string) bool {
 func validate(a *draft, limits map[string]int, s Settings) []FieldError {
 	var c collector
 	maxLen := func(field, value string) {
-		if n, ok := limits[field]; ok && len([]rune(value)) > n {
+		if n := limits[field]; n > 0 && len([]rune(value)) > n {
 			c.add(field, "is %d characters long; the column holds at most %d", len([]rune(value)), n)
 		}
 	}
@@ -228,7 +228,7 @@ func validate(a *draft, limits map[string]int, s Settings) []FieldError {
 	} else {
 		maxLen("authorization_grant_type", a.GrantType)
 	}
-	if n, ok := limits["client_secret"]; ok && len([]rune(a.ClientSecret)) > n {
+	if n := limits["client_secret"]; n > 0 && len([]rune(a.ClientSecret)) > n {
 		c.add("client_secret", "is longer than the column's %d characters", n)
 	}
 	maxLen("name", a.Name)

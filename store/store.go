@@ -183,10 +183,14 @@ type InsertApplicationParams struct {
 	Application Application
 }
 
-// ColumnLimits gives the maximum length of the application table's
-// character columns as the database declares them (DOT 3.0 and 3.4 differ).
-// A missing entry means no limit.
-type ColumnLimits map[string]int
+// ApplicationColumns maps each column of the application table in hand to
+// its declared maximum length (0: no limit). DOT's layouts differ: 3.0's
+// client_id holds 100 characters and 3.4's 255, and tables older than DOT
+// 2.0 have no hash_client_secret (that DOT stored secrets in clear).
+type ApplicationColumns map[string]int
+
+// Has reports whether the table has the column.
+func (c ApplicationColumns) Has(name string) bool { _, ok := c[name]; return ok }
 
 // Store is the database side of oauthkit. Every method is safe for
 // concurrent use and does its own transaction.
@@ -205,9 +209,9 @@ type Store interface {
 	CountMatches(ctx context.Context, p CountParams) (int64, error)
 	// AppliedMigrations reads Django's migration ledger.
 	AppliedMigrations(ctx context.Context, p AppliedMigrationsParams) (Migrations, error)
-	// ApplicationColumnLimits reports the declared lengths of the
-	// application table's character columns.
-	ApplicationColumnLimits(ctx context.Context) (ColumnLimits, error)
+	// ApplicationColumns reports the application table's columns and the
+	// declared lengths of its character columns.
+	ApplicationColumns(ctx context.Context) (ApplicationColumns, error)
 	// GetApplication returns the application with that client_id, or
 	// (nil, nil) when there is none.
 	GetApplication(ctx context.Context, clientID string) (*Application, error)

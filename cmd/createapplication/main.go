@@ -140,6 +140,9 @@ Flags:
 	if err != nil {
 		return out.Error(err, o.common.Traceback)
 	}
+	if created.StoredInClear {
+		out.Warn("this application table has no hash_client_secret column (django-oauth-toolkit before 2.0, which compares secrets in clear): the secret is stored as given")
+	}
 	if o.asJSON {
 		json.NewEncoder(stdout).Encode(created) //nolint:errcheck // nothing to do if stdout is gone
 		return cli.ExitOK

@@ -4,6 +4,7 @@ DOT 1.7 on Django 3.2) for oauthkit's differential test.
 
     dot.py seed  DATABASE BASE_ISO_TIME   # DOT's migrations, then a fixed mix of tokens
     dot.py clear DATABASE EXPIRE_SECONDS  # DOT's own clear_expired(), batch size 3
+    dot.py check-app DATABASE ID:SECRET:NAME  # DOT loads and validates an application
 
 DATABASE is a SQLite path, or postgres://host:port/db?search_path=schema.
 """
@@ -38,6 +39,15 @@ from oauth2_provider.models import (AccessToken, Application, Grant, IDToken,  #
 
 if cmd == "clear":
     clear_expired()
+    sys.exit(0)
+if cmd == "check-app":
+    # arg is "CLIENT_ID:SECRET:NAME": DOT loads the row and its secret matches.
+    client_id, secret, name = arg.split(":")
+    app = Application.objects.get(client_id=client_id)
+    app.full_clean()
+    assert app.client_secret == secret, "DOT < 2.0 compares the secret in clear"
+    assert app.name == name and app.client_type == "confidential" and app.user is None
+    print("ok", app.authorization_grant_type, app.skip_authorization)
     sys.exit(0)
 
 call_command("migrate", verbosity=0)

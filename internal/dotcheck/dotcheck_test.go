@@ -4,9 +4,11 @@
 package dotcheck
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/oauthkit/oauthkit/application"
 	"github.com/oauthkit/oauthkit/internal/testcmd"
 	"github.com/oauthkit/oauthkit/internal/testdb"
 	"github.com/oauthkit/oauthkit/store/sqlstore"
@@ -95,6 +98,35 @@ func TestAgainstRealDOT(t *testing.T) {
 			})
 		}
 	}
+}
+
+// createapplication on a table DOT 1.7 made: the row fits it, DOT loads
+// and validates it, and since that DOT compares secrets in clear, the
+// secret is stored as given (with a warning) and checks out both ways.
+func TestCreateApplicationOnOldDOT(t *testing.T) {
+	requireDOT(t)
+	bin, cleanup := testcmd.Build("createapplication", "../../cmd/createapplication")
+	defer cleanup()
+	db := filepath.Join(t.TempDir(), "dot.sqlite3")
+	dot(t, "seed", db, time.Now().UTC().Format(time.RFC3339))
+
+	r := testcmd.Run(t, bin, t.TempDir(), []string{"DATABASE_URL=sqlite:" + db}, "", "confidential", "client-credentials",
+		"--client-id", "legacy", "--name", "Legacy")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	assert.Contains(t, r.Stderr, "hash_client_secret")
+	m := regexp.MustCompile(`client_secret: (\S+)`).FindStringSubmatch(r.Stdout)
+	require.NotNil(t, m, r.Stdout)
+	dot(t, "check-app", db, "legacy:"+m[1]+":Legacy")
+
+	st, err := sqlstore.Open(context.Background(), "sqlite:"+db)
+	require.NoError(t, err)
+	defer st.Close()
+	ok, err := application.VerifyClientSecret(context.Background(), st, "legacy", m[1])
+	require.NoError(t, err)
+	assert.True(t, ok)
+	ok, err = application.VerifyClientSecret(context.Background(), st, "legacy", "wrong")
+	require.NoError(t, err)
+	assert.False(t, ok)
 }
 
 func open(t *testing.T, d sqlstore.Dialect, db string) *sqlx.DB {

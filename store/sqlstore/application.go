@@ -82,19 +82,17 @@ WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER
 	return cols, nil
 }
 
-// ApplicationColumnLimits reports declared character column lengths.
-func (s *Store) ApplicationColumnLimits(ctx context.Context) (store.ColumnLimits, error) {
+// ApplicationColumns reports the columns and their declared lengths.
+func (s *Store) ApplicationColumns(ctx context.Context) (store.ApplicationColumns, error) {
 	cols, err := s.applicationColumns(ctx)
 	if err != nil {
 		return nil, err
 	}
-	lim := store.ColumnLimits{}
+	m := store.ApplicationColumns{}
 	for _, c := range cols {
-		if c.MaxLen > 0 {
-			lim[c.Name] = c.MaxLen
-		}
+		m[c.Name] = c.MaxLen
 	}
-	return lim, nil
+	return m, nil
 }
 
 // UserExists reports whether the user table has that id.
@@ -122,8 +120,24 @@ func (s *Store) GetApplication(ctx context.Context, clientID string) (*store.App
 		Algorithm              string        `db:"algorithm"`
 		AllowedOrigins         string        `db:"allowed_origins"`
 	}
-	q := s.db.Rebind(`SELECT client_id, user_id, redirect_uris, post_logout_redirect_uris, client_type, authorization_grant_type,
-client_secret, hash_client_secret, name, skip_authorization, algorithm, allowed_origins FROM ` + s.qApp + ` WHERE client_id = ?`)
+	// Older DOT tables lack some columns (hash_client_secret came with DOT
+	// 2.0: before, secrets were stored in clear); read those as their
+	// model defaults.
+	cols, err := s.ApplicationColumns(ctx)
+	if err != nil {
+		return nil, err
+	}
+	selects := []string{"client_id", "user_id", "redirect_uris", "client_type", "authorization_grant_type", "client_secret", "name", "skip_authorization"}
+	for _, opt := range []struct{ name, absent string }{
+		{"post_logout_redirect_uris", "''"}, {"hash_client_secret", "FALSE"}, {"algorithm", "''"}, {"allowed_origins", "''"},
+	} {
+		if cols.Has(opt.name) {
+			selects = append(selects, opt.name)
+		} else {
+			selects = append(selects, opt.absent+" AS "+opt.name)
+		}
+	}
+	q := s.db.Rebind(`SELECT ` + strings.Join(selects, ", ") + ` FROM ` + s.qApp + ` WHERE client_id = ?`)
 	if err := s.db.GetContext(ctx, &row, q, clientID); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, nil
