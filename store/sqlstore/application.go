@@ -26,8 +26,23 @@ type column struct {
 var varcharLen = regexp.MustCompile(`(?i)^\s*(?:var)?char(?:acter)?(?:\s+varying)?\s*\((\d+)\)`)
 
 // applicationColumns reads the application table's columns, so that an
-// insert fits the layout in hand (DOT 3.0's or 3.4's).
+// insert fits the layout in hand (DOT 3.0's or 3.4's). A table's layout
+// does not change under a running process (Migrate resets the cache), so
+// the catalog is read once, not on every create and lookup.
 func (s *Store) applicationColumns(ctx context.Context) ([]column, error) {
+	s.colsMu.Lock()
+	defer s.colsMu.Unlock()
+	if s.appCols != nil {
+		return s.appCols, nil
+	}
+	cols, err := s.readApplicationColumns(ctx)
+	if err == nil {
+		s.appCols = cols
+	}
+	return cols, err
+}
+
+func (s *Store) readApplicationColumns(ctx context.Context) ([]column, error) {
 	var cols []column
 	if s.dialect == DialectPostgres {
 		rows, err := s.db.QueryxContext(ctx, `

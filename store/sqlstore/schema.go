@@ -45,6 +45,9 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("create schema in %s: %w", s.display, err)
 	}
+	s.colsMu.Lock()
+	s.appCols = nil // the layout may have just appeared
+	s.colsMu.Unlock()
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -38,6 +39,9 @@ type Store struct {
 	qApp, qAccess, qRefresh, qID, qGrant, qUser, qMigrations string
 
 	pg *pgState
+
+	colsMu  sync.Mutex
+	appCols []column // the application table's layout, read once
 }
 
 var _ store.Store = (*Store)(nil)
