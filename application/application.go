@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/oauthkit/oauthkit/hasher"
+	"github.com/oauthkit/oauthkit/application/hasher"
 	"github.com/oauthkit/oauthkit/store"
 )
 
@@ -111,6 +111,24 @@ func (c Created) DisplayName() string {
 	return c.ClientID
 }
 
+// Validate reports what makes the spec impossible to act on whatever the
+// database holds (ErrInvalidSpec): settings out of range, or IfNotExists
+// without a ClientID. It does not look at Store, so a command can check a
+// spec before it connects. The application's own rules are checked by
+// CreateApplication (ErrValidation), which needs the database.
+func (spec Spec) Validate() error {
+	if spec.Settings.ClientSecretLength < 0 {
+		return fmt.Errorf("client secret length %d: must not be negative: %w", spec.Settings.ClientSecretLength, ErrInvalidSpec)
+	}
+	if spec.Settings.HasherIterations < 0 {
+		return fmt.Errorf("hasher iterations %d: must not be negative: %w", spec.Settings.HasherIterations, ErrInvalidSpec)
+	}
+	if spec.IfNotExists && spec.ClientID == "" {
+		return fmt.Errorf("if-not-exists needs a client_id to look for: %w", ErrInvalidSpec)
+	}
+	return nil
+}
+
 // draft is the application being built, before hashing.
 type draft struct {
 	Spec
@@ -126,26 +144,19 @@ func CreateApplication(ctx context.Context, spec Spec) (Created, error) {
 	if spec.Store == nil {
 		return Created{}, fmt.Errorf("Spec.Store is nil: %w", ErrInvalidSpec)
 	}
-	if spec.Settings.ClientSecretLength < 0 || spec.Settings.HasherIterations < 0 {
-		return Created{}, fmt.Errorf("client secret length and hasher iterations must not be negative: %w", ErrInvalidSpec)
-	}
-	if spec.IfNotExists && spec.ClientID == "" {
-		return Created{}, fmt.Errorf("IfNotExists needs a ClientID to look for: %w", ErrInvalidSpec)
+	if err := spec.Validate(); err != nil {
+		return Created{}, err
 	}
 	d := draft{Spec: spec, secretGiven: spec.ClientSecret != ""}
 	var created Created
 	var err error
 	if d.ClientID == "" {
-		if d.ClientID, err = hasher.RandomString(ClientIDLength); err != nil {
+		if d.ClientID, err = GenerateClientID(); err != nil {
 			return Created{}, err
 		}
 	}
 	if d.ClientSecret == "" {
-		n := spec.Settings.ClientSecretLength
-		if n == 0 {
-			n = DefaultClientSecretLength
-		}
-		if d.ClientSecret, err = hasher.RandomString(n); err != nil {
+		if d.ClientSecret, err = GenerateClientSecret(spec.Settings.ClientSecretLength); err != nil {
 			return Created{}, err
 		}
 		created.ClientSecret = d.ClientSecret

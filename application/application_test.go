@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthkit/oauthkit/application"
-	"github.com/oauthkit/oauthkit/hasher"
-	"github.com/oauthkit/oauthkit/internal/testdb"
+	"github.com/oauthkit/oauthkit/application/hasher"
+	"github.com/oauthkit/oauthkit/store/sqlstore/sqlstoretest"
 )
 
 var alnum = regexp.MustCompile(`^[a-zA-Z0-9]+$`)
@@ -25,7 +25,7 @@ func fast(s application.Spec) application.Spec {
 	return s
 }
 
-func count(t *testing.T, e *testdb.Env) int64 {
+func count(t *testing.T, e *sqlstoretest.Env) int64 {
 	return e.Int(t, `SELECT count(*) FROM oauth2_provider_application`)
 }
 
@@ -35,7 +35,7 @@ type row struct {
 	Hash, Skip                                                                                    bool
 }
 
-func readRow(t *testing.T, e *testdb.Env, clientID string) row {
+func readRow(t *testing.T, e *sqlstoretest.Env, clientID string) row {
 	var r row
 	require.NoError(t, e.DB.QueryRowx(e.DB.Rebind(`SELECT client_id, client_secret, redirect_uris, post_logout_redirect_uris, client_type,
 authorization_grant_type, name, algorithm, allowed_origins, user_id, hash_client_secret, skip_authorization
@@ -45,7 +45,7 @@ FROM oauth2_provider_application WHERE client_id = ?`), clientID).Scan(&r.Client
 }
 
 func TestCreateWithDefaults(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, e *testdb.Env) {
+	sqlstoretest.ForEach(t, func(t *testing.T, e *sqlstoretest.Env) {
 		ctx := context.Background()
 		before := time.Now().Add(-time.Second)
 		c, err := application.CreateApplication(ctx, fast(application.Spec{Store: e.Store, ClientType: "confidential", GrantType: "client-credentials"}))
@@ -78,7 +78,7 @@ func TestCreateWithDefaults(t *testing.T) {
 		}
 		assert.True(t, created.After(before) && created.Before(time.Now().Add(time.Second)), "created %v", created)
 		assert.Equal(t, created, updated)
-		if e.Layout == testdb.DOT341 {
+		if e.Layout == sqlstoretest.DOT341 {
 			assert.EqualValues(t, 1, e.Int(t, `SELECT count(*) FROM oauth2_provider_application WHERE registration_source = 'manual' AND cimd_expires_at IS NULL`))
 		}
 
@@ -95,7 +95,7 @@ func TestCreateWithDefaults(t *testing.T) {
 }
 
 func TestCreateWithEverything(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, e *testdb.Env) {
+	sqlstoretest.ForEach(t, func(t *testing.T, e *sqlstoretest.Env) {
 		ctx := context.Background()
 		user := e.User(t)
 		c, err := application.CreateApplication(ctx, fast(application.Spec{
@@ -121,7 +121,7 @@ func TestCreateWithEverything(t *testing.T) {
 }
 
 func TestSecretStorage(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, e *testdb.Env) {
+	sqlstoretest.ForEach(t, func(t *testing.T, e *sqlstoretest.Env) {
 		ctx := context.Background()
 		// Unhashed, as HS256 needs.
 		_, err := application.CreateApplication(ctx, fast(application.Spec{Store: e.Store, ClientType: "confidential", GrantType: "client-credentials",
@@ -185,7 +185,7 @@ func TestValidationRules(t *testing.T) {
 		{"several at once", application.Spec{ClientType: "nope", GrantType: "implicit", User: "x", Algorithm: "HS256", RedirectURIs: "gopher://x"},
 			[]string{"user", "redirect_uris", "client_type", "algorithm", "hash_client_secret"}, `"x" is not a user id`},
 	}
-	testdb.ForEach(t, func(t *testing.T, e *testdb.Env) {
+	sqlstoretest.ForEach(t, func(t *testing.T, e *sqlstoretest.Env) {
 		for _, tc := range cases {
 			spec := fast(tc.spec)
 			spec.Store = e.Store
@@ -212,11 +212,11 @@ func TestValidationRules(t *testing.T) {
 // The tables differ: DOT 3.0.1's client_id holds 100 characters and its
 // grant type 32, too few for the device-code grant; 3.4.1's hold 255 and 44.
 func TestColumnLengthsFollowTheLayout(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, e *testdb.Env) {
+	sqlstoretest.ForEach(t, func(t *testing.T, e *sqlstoretest.Env) {
 		ctx := context.Background()
 		_, errID := application.CreateApplication(ctx, fast(application.Spec{Store: e.Store, ClientType: "public", GrantType: "password", ClientID: strings.Repeat("c", 101)}))
 		_, errDevice := application.CreateApplication(ctx, fast(application.Spec{Store: e.Store, ClientType: "public", GrantType: application.GrantDeviceCode}))
-		if e.Layout == testdb.DOT301 {
+		if e.Layout == sqlstoretest.DOT301 {
 			assert.ErrorContains(t, errID, "client_id: is 101 characters long; the column holds at most 100")
 			assert.ErrorContains(t, errDevice, "authorization_grant_type: is 44 characters long; the column holds at most 32")
 			assert.Zero(t, count(t, e))
@@ -229,7 +229,7 @@ func TestColumnLengthsFollowTheLayout(t *testing.T) {
 }
 
 func TestDuplicateClientID(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, e *testdb.Env) {
+	sqlstoretest.ForEach(t, func(t *testing.T, e *sqlstoretest.Env) {
 		ctx := context.Background()
 		spec := fast(application.Spec{Store: e.Store, ClientType: "public", GrantType: "password", ClientID: "dup"})
 		_, err := application.CreateApplication(ctx, spec)
@@ -267,7 +267,7 @@ func TestDuplicateClientID(t *testing.T) {
 }
 
 func TestIfNotExists(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, e *testdb.Env) {
+	sqlstoretest.ForEach(t, func(t *testing.T, e *sqlstoretest.Env) {
 		ctx := context.Background()
 		spec := fast(application.Spec{Store: e.Store, ClientType: "confidential", GrantType: "password", ClientID: "svc", ClientSecret: "s3cret", Name: "Svc", IfNotExists: true})
 		c, err := application.CreateApplication(ctx, spec)
@@ -301,7 +301,7 @@ func TestIfNotExists(t *testing.T) {
 }
 
 func TestGeneratedValuesAreUnique(t *testing.T) {
-	e := testdb.New(t, "sqlite", testdb.DOT341)
+	e := sqlstoretest.New(t, "sqlite", sqlstoretest.DOT341)
 	ids, secrets := map[string]bool{}, map[string]bool{}
 	for i := 0; i < 20; i++ {
 		c, err := application.CreateApplication(context.Background(), fast(application.Spec{Store: e.Store, ClientType: "public", GrantType: "password"}))

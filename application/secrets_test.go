@@ -12,13 +12,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthkit/oauthkit/application"
-	"github.com/oauthkit/oauthkit/internal/testdb"
+	"github.com/oauthkit/oauthkit/store/sqlstore/sqlstoretest"
 )
 
 // Everything logged at the highest verbosity while creating applications
 // and verifying secrets, and every error returned, is free of secrets.
 func TestNoSecretInLogsOrErrors(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, e *testdb.Env) {
+	sqlstoretest.ForEach(t, func(t *testing.T, e *sqlstoretest.Env) {
 		var logs bytes.Buffer
 		logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		// Capture the default loggers too, in case anything writes there.

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/oauthkit/oauthkit/hasher"
+	"github.com/oauthkit/oauthkit/application/hasher"
 )
 
 // Client types, grant types and algorithms DOT 3.4.1 accepts.
@@ -187,7 +187,7 @@ func containsFold(list []string, s string) bool {
 	return false
 }
 
-// validate applies DOT 3.4.1's field and cross-field rules (SPEC section 3)
+// validate applies DOT 3.4.1's field and cross-field rules
 // to an application about to be written. limits are the column lengths of
 // the table in hand.
 func validate(a *draft, limits map[string]int, s Settings) []FieldError {

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/oauthkit/oauthkit/hasher"
+	"github.com/oauthkit/oauthkit/application/hasher"
 	"github.com/oauthkit/oauthkit/store"
 )
 

@@ -240,9 +240,24 @@ func (r Report) Deleted() int64 {
 const WarnNoExpiry = "REFRESH_TOKEN_EXPIRE_SECONDS is not set: only revoked and orphaned refresh tokens are deleted; " +
 	"expired access tokens bound to a live refresh token stay, and so do their refresh tokens"
 
+// Validate reports, as Clear would, the first setting out of range, with
+// an error matching ErrInvalidOptions. It does not look at Store, so a
+// command can check its options before it connects.
+func (o Options) Validate() error {
+	if o.Store == nil {
+		o.Store = noStore{}
+	}
+	return o.validate()
+}
+
+type noStore struct{ store.Store }
+
 func (o *Options) validate() error {
 	if o.Store == nil {
 		return fmt.Errorf("Options.Store is nil: %w", ErrInvalidOptions)
+	}
+	if !o.Now.IsZero() && o.Now.After(time.Now()) {
+		return fmt.Errorf("now %s is in the future: it would delete tokens that are still live: %w", o.Now.UTC().Format(time.RFC3339), ErrInvalidOptions)
 	}
 	if o.BatchSize == 0 {
 		o.BatchSize = DefaultBatchSize
@@ -257,10 +272,10 @@ func (o *Options) validate() error {
 		return fmt.Errorf("REFRESH_TOKEN_EXPIRE_SECONDS %s: must not be negative: %w", o.RefreshTokenExpire, ErrInvalidOptions)
 	}
 	if o.StatementTimeout < 0 || o.RetryBackoff < 0 {
-		return fmt.Errorf("statement timeout and retry backoff must not be negative: %w", ErrInvalidOptions)
+		return fmt.Errorf("statement timeout (%s) and retry backoff (%s) must not be negative: %w", o.StatementTimeout, o.RetryBackoff, ErrInvalidOptions)
 	}
 	if o.MaxDuration < 0 || o.KeepIfYounger < 0 {
-		return fmt.Errorf("max duration and keep-if-younger must not be negative: %w", ErrInvalidOptions)
+		return fmt.Errorf("max duration (%s) and keep-if-younger (%s) must not be negative: %w", o.MaxDuration, o.KeepIfYounger, ErrInvalidOptions)
 	}
 	for _, k := range o.Only {
 		if _, err := ParseKinds(string(k)); err != nil {
@@ -361,7 +376,7 @@ func Clear(ctx context.Context, opts Options) (Report, error) {
 	return rep, nil
 }
 
-// plan lays out the steps of a rule set (SPEC section 2), in DOT's order.
+// plan lays out the steps of a rule set, in DOT's order.
 func plan(rules Rules, o Options, now time.Time) []StepReport {
 	var expireCutoff time.Time
 	hasExpire := o.RefreshTokenExpire > 0

@@ -13,18 +13,18 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthkit/oauthkit/cleanup"
-	"github.com/oauthkit/oauthkit/internal/testdb"
+	"github.com/oauthkit/oauthkit/store/sqlstore/sqlstoretest"
 )
 
 var T = time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)
 
 // world is a small DOT database with one row of every interesting kind.
 type world struct {
-	env *testdb.Env
+	env *sqlstoretest.Env
 	ids map[string]int64
 }
 
-func seed(t *testing.T, e *testdb.Env) *world {
+func seed(t *testing.T, e *sqlstoretest.Env) *world {
 	w := &world{env: e, ids: map[string]int64{}}
 	id := func(name string, v int64) int64 { w.ids[name] = v; return v }
 	none := time.Time{}
@@ -135,7 +135,7 @@ func TestRules(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			testdb.ForEach(t, func(t *testing.T, e *testdb.Env) {
+			sqlstoretest.ForEach(t, func(t *testing.T, e *sqlstoretest.Env) {
 				w := seed(t, e)
 				opts := tc.opts
 				opts.Store, opts.Now, opts.BatchSize = e.Store, T, 2
@@ -167,7 +167,7 @@ func TestAutoRules(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			testdb.ForEach(t, func(t *testing.T, e *testdb.Env) {
+			sqlstoretest.ForEach(t, func(t *testing.T, e *sqlstoretest.Env) {
 				w := seed(t, e)
 				e.MarkMigrated(t, tc.migrations...)
 				e.Exec(t, `INSERT INTO django_migrations (app, name, applied) VALUES ('auth', '0099_unrelated', ?)`, e.Time(T))
@@ -186,7 +186,7 @@ func TestAutoRules(t *testing.T) {
 }
 
 func TestBatchingAndInterval(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, e *testdb.Env) {
+	sqlstoretest.ForEach(t, func(t *testing.T, e *sqlstoretest.Env) {
 		for i := 0; i < 10; i++ {
 			e.Grant(t, T.Add(-time.Duration(i+1)*time.Minute))
 			e.Grant(t, T.Add(time.Hour))
@@ -216,7 +216,7 @@ func TestBatchingAndInterval(t *testing.T) {
 }
 
 func TestCancellationStopsBetweenBatches(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, e *testdb.Env) {
+	sqlstoretest.ForEach(t, func(t *testing.T, e *sqlstoretest.Env) {
 		for i := 0; i < 10; i++ {
 			e.Grant(t, T.Add(-time.Hour))
 		}
@@ -244,7 +244,7 @@ func TestCancellationStopsBetweenBatches(t *testing.T) {
 }
 
 func TestInvalidOptions(t *testing.T) {
-	e := testdb.New(t, "sqlite", testdb.DOT341)
+	e := sqlstoretest.New(t, "sqlite", sqlstoretest.DOT341)
 	for _, o := range []cleanup.Options{
 		{},
 		{Store: e.Store, BatchSize: -1},

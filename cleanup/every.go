@@ -2,21 +2,35 @@ package cleanup
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"time"
 )
+
+// ValidateEvery reports what RunEvery would refuse: an interval that is
+// not positive, a fixed Now (every run reads the clock), a MaxDuration
+// not shorter than the interval, or any setting Validate refuses.
+func ValidateEvery(interval time.Duration, opts Options) error {
+	switch {
+	case interval <= 0:
+		return fmt.Errorf("interval %s: must be positive: %w", interval, ErrInvalidOptions)
+	case !opts.Now.IsZero():
+		return fmt.Errorf("repeated runs each read the clock: a fixed Now would freeze it: %w", ErrInvalidOptions)
+	case opts.MaxDuration >= interval:
+		return fmt.Errorf("max duration %s must be shorter than the interval %s: %w", opts.MaxDuration, interval, ErrInvalidOptions)
+	}
+	return opts.Validate()
+}
 
 // RunEvery runs Clear at once and then every interval until ctx ends, for
 // a long-lived process (a sidecar, a service, an embedding server). Each
 // run takes the single-runner lock as opts.Lock says; a run that finds it
 // held (ErrLocked) or fails is handed to onRun and tried again on the next
-// tick. opts.Now is ignored: every run reads the clock. RunEvery returns
+// tick. Every run reads the clock (opts.Now must be zero). RunEvery returns
 // ctx's error when ctx ends (after the batch in flight).
 func RunEvery(ctx context.Context, interval time.Duration, opts Options, onRun func(Report, error)) error {
-	if interval <= 0 {
-		return errors.New("RunEvery: the interval must be positive")
+	if err := ValidateEvery(interval, opts); err != nil {
+		return err
 	}
-	opts.Now = time.Time{}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {

@@ -11,13 +11,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthkit/oauthkit/cleanup"
-	"github.com/oauthkit/oauthkit/internal/testdb"
+	"github.com/oauthkit/oauthkit/store/sqlstore/sqlstoretest"
 )
 
 // RunEvery cleans what expires between ticks, carries on after a failed
 // run, and stops with its context.
 func TestRunEvery(t *testing.T) {
-	e := testdb.New(t, "sqlite", testdb.DOT341)
+	e := sqlstoretest.New(t, "sqlite", sqlstoretest.DOT341)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var mu sync.Mutex

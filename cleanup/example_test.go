@@ -2,6 +2,7 @@ package cleanup_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -28,9 +29,16 @@ func ExampleClear() {
 		fmt.Println(err)
 		return
 	}
-	expired := sqlstore.DjangoSQLiteTime(time.Now().Add(-time.Hour))
-	st.DB().MustExec(`INSERT INTO oauth2_provider_accesstoken (token, token_checksum, expires, scope, created, updated, resource)
-		VALUES ('t', 'c', ?, 'read', ?, ?, '[]')`, expired, expired, expired)
+	// What a server wrote an hour ago. TimeValue is how DOT stores a time
+	// in this database (Django's text form, on SQLite).
+	db, _ := sql.Open("sqlite", filepath.Join(dir, "db.sqlite3"))
+	defer db.Close()
+	expired := st.TimeValue(time.Now().Add(-time.Hour))
+	if _, err := db.Exec(`INSERT INTO oauth2_provider_accesstoken (token, token_checksum, expires, scope, created, updated, resource)
+		VALUES ('t', 'c', ?, 'read', ?, ?, '[]')`, expired, expired, expired); err != nil {
+		fmt.Println(err)
+		return
+	}
 
 	rep, err := cleanup.Clear(ctx, cleanup.Options{Store: st, RefreshTokenExpire: 24 * time.Hour})
 	if err != nil {

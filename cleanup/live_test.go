@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthkit/oauthkit/cleanup"
-	"github.com/oauthkit/oauthkit/internal/testdb"
+	"github.com/oauthkit/oauthkit/store/sqlstore/sqlstoretest"
 )
 
 // server plays a live OAuth server beside the cleaner: it issues access
@@ -19,7 +19,7 @@ import (
 // as DOT does, and creates grants. It remembers every token it made live
 // and every one it deleted itself.
 type server struct {
-	env  *testdb.Env
+	env  *sqlstoretest.Env
 	mu   sync.Mutex
 	live map[string]map[int64]bool // table → ids that must survive
 	own  []pair                    // its live (access, refresh) pairs
@@ -37,7 +37,7 @@ func (s *server) add(table string, id int64) {
 }
 
 // tx runs one request of the server in its own transaction.
-func (s *server) tx(t *testing.T, fn func(e *testdb.Env)) {
+func (s *server) tx(t *testing.T, fn func(e *sqlstoretest.Env)) {
 	tx, err := s.env.DB.Beginx()
 	if err != nil {
 		s.mu.Lock()
@@ -69,7 +69,7 @@ func (s *server) request(t *testing.T, rng *rand.Rand) {
 		// DOT's refresh: a new access token B from refresh token R1, a new
 		// refresh token R2; R1 revoked and unlinked, its access token A deleted.
 		var b, r2 int64
-		s.tx(t, func(e *testdb.Env) {
+		s.tx(t, func(e *sqlstoretest.Env) {
 			b = e.AccessToken(t, now.Add(time.Hour))
 			e.Link(t, "accesstoken", b, "source_refresh_token_id", p.rt)
 			r2 = e.RefreshToken(t, b, time.Time{})
@@ -84,13 +84,13 @@ func (s *server) request(t *testing.T, rng *rand.Rand) {
 		s.own = append(s.own, pair{b, r2})
 	case rng.IntN(4) == 0:
 		var g int64
-		s.tx(t, func(e *testdb.Env) { g = e.Grant(t, now.Add(10*time.Minute)) })
+		s.tx(t, func(e *sqlstoretest.Env) { g = e.Grant(t, now.Add(10*time.Minute)) })
 		s.mu.Lock()
 		s.add("grant", g)
 	default:
 		var at, rt, idt int64
 		withID := rng.IntN(2) == 0
-		s.tx(t, func(e *testdb.Env) {
+		s.tx(t, func(e *sqlstoretest.Env) {
 			at = e.AccessToken(t, now.Add(time.Hour))
 			if withID {
 				idt = e.IDToken(t, now.Add(time.Hour))
@@ -114,7 +114,7 @@ func (s *server) request(t *testing.T, rng *rand.Rand) {
 // the same tables. Afterwards no token that was live was deleted, every
 // foreign key holds, neither side saw an error, and the cleaner finished.
 func TestLiveTraffic(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, e *testdb.Env) {
+	sqlstoretest.ForEach(t, func(t *testing.T, e *sqlstoretest.Env) {
 		base := time.Now()
 		e.SeedMix(t, 1200, base)
 		srv := &server{env: e, live: map[string]map[int64]bool{}}

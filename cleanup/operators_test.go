@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthkit/oauthkit/cleanup"
-	"github.com/oauthkit/oauthkit/internal/testdb"
+	"github.com/oauthkit/oauthkit/store/sqlstore/sqlstoretest"
 )
 
 // A dry run deletes nothing and reports exactly what a real run at the same
@@ -25,7 +25,7 @@ func TestDryRunMatchesRealRun(t *testing.T) {
 		{Rules: cleanup.RulesDOT34},
 		{Rules: cleanup.RulesDOT34, RefreshTokenExpire: 6 * time.Hour, Only: []cleanup.Kind{cleanup.KindAccess, cleanup.KindIDToken}},
 	}
-	testdb.ForEach(t, func(t *testing.T, e *testdb.Env) {
+	sqlstoretest.ForEach(t, func(t *testing.T, e *sqlstoretest.Env) {
 		for _, o := range settings {
 			// Fresh rows each round: the small world plus a realistic mix,
 			// with refresh tokens revoked while still linked (which DOT ≤ 3.3's
@@ -56,7 +56,7 @@ func TestDryRunMatchesRealRun(t *testing.T) {
 }
 
 func TestOnly(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, e *testdb.Env) {
+	sqlstoretest.ForEach(t, func(t *testing.T, e *sqlstoretest.Env) {
 		w := seed(t, e)
 		rep, err := cleanup.Clear(context.Background(), cleanup.Options{Store: e.Store, Now: T, Rules: cleanup.RulesDOT34,
 			RefreshTokenExpire: 24 * time.Hour, Only: []cleanup.Kind{cleanup.KindGrant, cleanup.KindRefresh}})
@@ -78,7 +78,7 @@ func TestOnly(t *testing.T) {
 // A time budget stops the run after the batch that crosses it, with no
 // error; the next run goes on where it stopped.
 func TestMaxDurationStopsAndResumes(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, e *testdb.Env) {
+	sqlstoretest.ForEach(t, func(t *testing.T, e *sqlstoretest.Env) {
 		e.InTx(t, func() {
 			for i := 0; i < 12; i++ {
 				e.Grant(t, T.Add(-time.Hour))

@@ -10,12 +10,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthkit/oauthkit/cleanup"
-	"github.com/oauthkit/oauthkit/internal/testdb"
 	"github.com/oauthkit/oauthkit/store"
+	"github.com/oauthkit/oauthkit/store/sqlstore/sqlstoretest"
 )
 
 func TestLockSkipAndWait(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, e *testdb.Env) {
+	sqlstoretest.ForEach(t, func(t *testing.T, e *sqlstoretest.Env) {
 		ctx := context.Background()
 		e.Grant(t, T.Add(-time.Hour))
 		held, err := e.Store.Lock(ctx, store.LockParams{Name: cleanup.LockName})
@@ -56,7 +56,7 @@ func TestLockSkipAndWait(t *testing.T) {
 // A batch held up by a row lock past the statement timeout is rolled back
 // and retried, and the run finishes once the lock goes.
 func TestStatementTimeoutIsRetried(t *testing.T) {
-	e := testdb.New(t, "postgres", testdb.DOT341)
+	e := sqlstoretest.New(t, "postgres", sqlstoretest.DOT341)
 	for i := 0; i < 5; i++ {
 		e.Grant(t, T.Add(-time.Hour))
 	}
@@ -79,7 +79,7 @@ func TestStatementTimeoutIsRetried(t *testing.T) {
 // Retries are bounded: a lock that never goes ends the run with a clear
 // error and the report of what was done.
 func TestRetriesExhausted(t *testing.T) {
-	e := testdb.New(t, "postgres", testdb.DOT341)
+	e := sqlstoretest.New(t, "postgres", sqlstoretest.DOT341)
 	e.Grant(t, T.Add(-time.Hour))
 	e.AccessToken(t, T.Add(-time.Hour))
 	blocker := e.DB.MustBegin()
@@ -99,7 +99,7 @@ func TestRetriesExhausted(t *testing.T) {
 
 // Anything that is not transient stops the run at once, with the report.
 func TestPermanentErrorStops(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, e *testdb.Env) {
+	sqlstoretest.ForEach(t, func(t *testing.T, e *sqlstoretest.Env) {
 		for i := 0; i < 4; i++ {
 			e.Grant(t, T.Add(-time.Hour))
 		}

@@ -118,13 +118,3 @@ func (t Tables) Validate() error {
 	}
 	return nil
 }
-
-// QuoteIdentifier quotes a validated, possibly schema-qualified name for
-// PostgreSQL and SQLite alike (both use double quotes).
-func QuoteIdentifier(name string) string {
-	parts := strings.Split(name, ".")
-	for i, p := range parts {
-		parts[i] = `"` + strings.ReplaceAll(p, `"`, `""`) + `"`
-	}
-	return strings.Join(parts, ".")
-}

@@ -30,5 +30,4 @@ func TestTablesDefaultsAndSet(t *testing.T) {
 	assert.NoError(t, tb.Validate())
 	tb.Grant = "bad name"
 	assert.ErrorContains(t, tb.Validate(), "grant table")
-	assert.Equal(t, `"auth"."x"`, store.QuoteIdentifier("auth.x"))
 }

@@ -11,12 +11,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/oauthkit/oauthkit/cleanup"
 	"github.com/oauthkit/oauthkit/internal/cli"
+	"github.com/oauthkit/oauthkit/internal/metrics"
 	"github.com/oauthkit/oauthkit/store"
 )
 
@@ -67,8 +66,8 @@ func (f *flags) register(fs *flag.FlagSet) {
 	f.common.Register(fs, false)
 }
 
-// apply checks the flags and sets what they say on opts.
-func (f *flags) apply(o *cleanup.Options, now time.Time) error {
+// apply sets what the flags say on opts; the library checks the values.
+func (f *flags) apply(o *cleanup.Options) error {
 	switch {
 	case f.wait && f.noLock:
 		return cli.Usagef("--wait and --no-lock cannot be used together")
@@ -77,20 +76,15 @@ func (f *flags) apply(o *cleanup.Options, now time.Time) error {
 	case f.noLock:
 		o.Lock = cleanup.LockNone
 	}
-	for name, d := range map[string]time.Duration{"--statement-timeout": f.statementTimeout, "--max-duration": f.maxDuration,
-		"--keep-if-younger": f.keepIfYounger, "--every": f.every} {
-		if d < 0 {
-			return cli.Usagef("%s %s: must not be negative", name, d)
-		}
-	}
-	if f.retries < 0 {
+	switch {
+	case f.retries < 0:
 		return cli.Usagef("--retries %d: must not be negative", f.retries)
+	case f.retries == 0:
+		o.Retries = -1 // never
+	default:
+		o.Retries = f.retries
 	}
-	o.Retries = f.retries
-	if f.retries == 0 {
-		o.Retries = -1
-	}
-	o.StatementTimeout, o.MaxDuration, o.DryRun = f.statementTimeout, f.maxDuration, f.dry
+	o.StatementTimeout, o.MaxDuration, o.DryRun, o.KeepIfYounger = f.statementTimeout, f.maxDuration, f.dry, f.keepIfYounger
 	if f.only != "" {
 		kinds, err := cleanup.ParseKinds(f.only)
 		if err != nil {
@@ -98,23 +92,15 @@ func (f *flags) apply(o *cleanup.Options, now time.Time) error {
 		}
 		o.Only = kinds
 	}
-	switch {
-	case f.before != "" && f.keepIfYounger > 0:
-		return cli.Usagef("--before and --keep-if-younger both set now: give one")
-	case f.before != "":
+	if f.before != "" {
+		if f.keepIfYounger != 0 {
+			return cli.Usagef("--before and --keep-if-younger both set now: give one")
+		}
 		t, err := parseTime(f.before)
 		if err != nil {
 			return err
 		}
-		if t.After(now) {
-			return cli.Usagef("--before %s is in the future: it would delete tokens that are still live", f.before)
-		}
 		o.Now = t
-	case f.keepIfYounger > 0:
-		o.KeepIfYounger = f.keepIfYounger
-	}
-	if f.every > 0 && (f.before != "" || f.maxDuration > 0 && f.maxDuration >= f.every) {
-		return cli.Usagef("--every repeats runs: --before would fix their now, and --max-duration must be shorter than --every")
 	}
 	if f.progress != "auto" && f.progress != "always" && f.progress != "never" {
 		return cli.Usagef("--progress %q: want auto, always or never", f.progress)
@@ -181,8 +167,15 @@ SIGINT or SIGTERM stops after the current batch and prints what was done.
 	if err != nil {
 		return out.Error(err, f.common.Traceback)
 	}
-	if err := f.apply(&opts, time.Now()); err != nil {
+	if err := f.apply(&opts); err != nil {
 		return out.Error(err, f.common.Traceback)
+	}
+	check := opts.Validate()
+	if f.every != 0 {
+		check = cleanup.ValidateEvery(f.every, opts)
+	}
+	if check != nil {
+		return out.Error(usage(check), f.common.Traceback)
 	}
 	logger := newLogger(stderr, f.logFormat, f.common.Verbosity)
 	if f.common.Verbosity >= 3 {
@@ -191,17 +184,9 @@ SIGINT or SIGTERM stops after the current batch and prints what was done.
 	opts.OnBatch = newProgress(stderr, f.progress, f.common.Verbosity)
 
 	// The first signal stops the run after the batch in flight; a second
-	// one ends the process at once (the open transaction is rolled back).
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// one ends the process at once.
+	ctx, stop := cli.SignalContext()
 	defer stop()
-	go func() {
-		<-ctx.Done()
-		stop()
-		again := make(chan os.Signal, 1)
-		signal.Notify(again, os.Interrupt, syscall.SIGTERM)
-		<-again
-		os.Exit(cli.ExitFailure)
-	}()
 
 	st, err := cli.OpenStore(ctx, cli.OpenParams{URL: dbURL, CreateSchema: f.createSchema, Tables: f.tables})
 	if err != nil {
@@ -209,12 +194,23 @@ SIGINT or SIGTERM stops after the current batch and prints what was done.
 	}
 	defer st.Close()
 	opts.Store = st
-	metrics := newMetrics(f.metricsFile)
+	var textfile *metrics.Textfile
+	if f.metricsFile != "" {
+		textfile = metrics.NewTextfile(f.metricsFile, "oauthkit_cleartokens")
+	}
+	record := func(rep cleanup.Report, err error) {
+		if textfile == nil || errors.Is(err, cleanup.ErrLocked) {
+			return // a skipped run says nothing about the tables
+		}
+		if werr := textfile.Write(runMetrics(rep, err)); werr != nil {
+			logger.Error("cannot write the metrics file", "error", werr.Error())
+		}
+	}
 
-	if f.every > 0 {
+	if f.every != 0 {
 		// A long-lived process: log each run, keep going after failures.
 		err := cleanup.RunEvery(ctx, f.every, opts, func(rep cleanup.Report, err error) {
-			metrics.write(rep, err, logger)
+			record(rep, err)
 			logRun(logger, rep, err)
 			if err == nil {
 				report(out, rep, f.common.Verbosity, f.asJSON)
@@ -224,11 +220,11 @@ SIGINT or SIGTERM stops after the current batch and prints what was done.
 			logger.Info("stopping: signal received")
 			return cli.ExitOK
 		}
-		return out.Error(err, f.common.Traceback)
+		return out.Error(usage(err), f.common.Traceback)
 	}
 
 	rep, err := cleanup.Clear(ctx, opts)
-	metrics.write(rep, err, logger)
+	record(rep, err)
 	if errors.Is(err, cleanup.ErrLocked) {
 		// Another replica is doing the work: that is success for this one.
 		if f.common.Verbosity >= 1 {
@@ -241,7 +237,7 @@ SIGINT or SIGTERM stops after the current batch and prints what was done.
 	}
 	interrupted := errors.Is(err, cleanup.ErrInterrupted)
 	if err != nil && !interrupted {
-		return out.Error(err, f.common.Traceback)
+		return out.Error(usage(err), f.common.Traceback)
 	}
 	report(out, rep, f.common.Verbosity, f.asJSON)
 	if interrupted {
@@ -249,6 +245,24 @@ SIGINT or SIGTERM stops after the current batch and prints what was done.
 		return cli.ExitFailure
 	}
 	return cli.ExitOK
+}
+
+// usage marks the library's verdict on bad options as bad usage (exit 2).
+func usage(err error) error {
+	if errors.Is(err, cleanup.ErrInvalidOptions) {
+		return cli.UsageError{Err: err}
+	}
+	return err
+}
+
+func runMetrics(rep cleanup.Report, err error) metrics.Run {
+	r := metrics.Run{DryRun: rep.DryRun, StoppedEarly: rep.StoppedEarly, Duration: rep.Duration, Failed: err != nil}
+	for _, st := range rep.Steps {
+		if !st.Skipped {
+			r.Steps = append(r.Steps, metrics.Step{Name: st.Name, Deleted: st.Deleted})
+		}
+	}
+	return r
 }
 
 // options turns settings into cleanup.Options and the database URL.

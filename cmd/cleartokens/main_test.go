@@ -19,7 +19,7 @@ import (
 
 	"github.com/oauthkit/oauthkit/cleanup"
 	"github.com/oauthkit/oauthkit/internal/testcmd"
-	"github.com/oauthkit/oauthkit/internal/testdb"
+	"github.com/oauthkit/oauthkit/store/sqlstore/sqlstoretest"
 )
 
 var binary string
@@ -46,7 +46,7 @@ func runCmd(t *testing.T, dir string, env []string, args ...string) result {
 func past(d time.Duration) time.Time { return time.Now().Add(-d) }
 
 func TestDOTOutputAndRows(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, e *testdb.Env) {
+	sqlstoretest.ForEach(t, func(t *testing.T, e *sqlstoretest.Env) {
 		at := e.AccessToken(t, past(48*time.Hour))
 		e.RefreshToken(t, at, time.Time{})       // expired refresh token
 		e.RefreshToken(t, 0, past(72*time.Hour)) // revoked
@@ -66,7 +66,7 @@ func TestDOTOutputAndRows(t *testing.T) {
 }
 
 func TestDOT34WarningAndJSON(t *testing.T) {
-	e := testdb.New(t, "sqlite", testdb.DOT341)
+	e := sqlstoretest.New(t, "sqlite", sqlstoretest.DOT341)
 	e.RefreshToken(t, 0, time.Time{}) // orphan
 	r := runCmd(t, t.TempDir(), []string{"DATABASE_URL=" + e.URL}, "--json")
 	require.Equal(t, 0, r.code, r.stderr)
@@ -93,7 +93,7 @@ func TestEmbeddedDefaultCreatesDatabase(t *testing.T) {
 }
 
 func TestSettingsPrecedence(t *testing.T) {
-	e := testdb.New(t, "sqlite", testdb.DOT301)
+	e := sqlstoretest.New(t, "sqlite", sqlstoretest.DOT301)
 	e.Grant(t, past(time.Hour))
 	dir := t.TempDir()
 	file := filepath.Join(dir, "settings.env")
@@ -124,9 +124,9 @@ type badCase struct {
 }
 
 func TestBadInput(t *testing.T) {
-	e := testdb.New(t, "sqlite", testdb.DOT341)
+	e := sqlstoretest.New(t, "sqlite", sqlstoretest.DOT341)
 	e.Grant(t, past(time.Hour))
-	empty := testdb.NewEmptySQLite(t)
+	empty := sqlstoretest.NewEmptySQLite(t)
 	dir := t.TempDir()
 	cases := []badCase{
 		{"unknown flag", nil, []string{"--frobnicate"}, 2, "flag provided but not defined"},
@@ -155,8 +155,8 @@ func TestBadInput(t *testing.T) {
 	}
 	if os.Getenv("OAUTHKIT_TEST_POSTGRES") != "" {
 		cases = append(cases,
-			badCase{"unknown role", []string{"DATABASE_URL=" + testdb.PostgresURLAs(t, "oauthkit_nobody", "test")}, nil, 1, `role "oauthkit_nobody" does not exist`},
-			badCase{"unknown database", []string{"DATABASE_URL=" + testdb.PostgresURLAs(t, "postgres", "oauthkit_nodb")}, nil, 1, `database "oauthkit_nodb" does not exist`},
+			badCase{"unknown role", []string{"DATABASE_URL=" + sqlstoretest.PostgresURLAs(t, "oauthkit_nobody", "test")}, nil, 1, `role "oauthkit_nobody" does not exist`},
+			badCase{"unknown database", []string{"DATABASE_URL=" + sqlstoretest.PostgresURLAs(t, "postgres", "oauthkit_nodb")}, nil, 1, `database "oauthkit_nodb" does not exist`},
 		)
 	}
 	for _, tc := range cases {
@@ -181,9 +181,9 @@ func TestBadInput(t *testing.T) {
 
 // A read-only SQLite file: one clear line, exit 1, nothing deleted.
 func TestReadOnlySQLite(t *testing.T) {
-	e := testdb.New(t, "sqlite", testdb.DOT341)
+	e := sqlstoretest.New(t, "sqlite", sqlstoretest.DOT341)
 	e.Grant(t, past(time.Hour))
-	testdb.MakeReadOnly(t, e.Path())
+	sqlstoretest.MakeReadOnly(t, e.Path())
 	r := runCmd(t, t.TempDir(), []string{"DATABASE_URL=" + e.URL})
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "readonly database")
@@ -209,7 +209,7 @@ func TestForceColorAndTraceback(t *testing.T) {
 	r := runCmd(t, dir, nil, "--force-color")
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "\x1b[32m0 Expired access tokens deleted\x1b[0m")
-	r = runCmd(t, dir, []string{"DATABASE_URL=sqlite:" + testdb.NewEmptySQLite(t)}, "--traceback")
+	r = runCmd(t, dir, []string{"DATABASE_URL=sqlite:" + sqlstoretest.NewEmptySQLite(t)}, "--traceback")
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "caused by")
 }
@@ -217,7 +217,7 @@ func TestForceColorAndTraceback(t *testing.T) {
 // SIGINT stops after the batch in flight: the rows left are exactly the
 // ones no batch reached, and the report says what was done.
 func TestInterruptStopsBetweenBatches(t *testing.T) {
-	e := testdb.New(t, "sqlite", testdb.DOT301)
+	e := sqlstoretest.New(t, "sqlite", sqlstoretest.DOT301)
 	for i := 0; i < 20; i++ {
 		e.Grant(t, past(time.Hour))
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthkit/oauthkit/cleanup"
-	"github.com/oauthkit/oauthkit/internal/testdb"
+	"github.com/oauthkit/oauthkit/store/sqlstore/sqlstoretest"
 )
 
 func dotLines(stdout string) []string {
@@ -32,7 +32,7 @@ func dotLines(stdout string) []string {
 
 // --dry-run prints the counts a real run then deletes, and deletes nothing.
 func TestDryRunCommand(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, e *testdb.Env) {
+	sqlstoretest.ForEach(t, func(t *testing.T, e *sqlstoretest.Env) {
 		e.SeedMix(t, 300, time.Now())
 		before := e.Snapshot(t)
 		env := append([]string{"DATABASE_URL=" + e.URL}, settings34...)
@@ -54,7 +54,7 @@ func TestDryRunCommand(t *testing.T) {
 }
 
 func TestOnlyBeforeKeep(t *testing.T) {
-	e := testdb.New(t, "sqlite", testdb.DOT341)
+	e := sqlstoretest.New(t, "sqlite", sqlstoretest.DOT341)
 	now := time.Now()
 	e.Grant(t, now.Add(-time.Hour))
 	e.Grant(t, now.Add(-72*time.Hour))
@@ -89,7 +89,7 @@ func TestOnlyBeforeKeep(t *testing.T) {
 // --max-duration stops after the batch that crosses the budget, exits 0
 // with the partial report, and the next run goes on.
 func TestMaxDurationCommand(t *testing.T) {
-	e := testdb.New(t, "sqlite", testdb.DOT341)
+	e := sqlstoretest.New(t, "sqlite", sqlstoretest.DOT341)
 	e.InTx(t, func() {
 		for i := 0; i < 30; i++ {
 			e.Grant(t, time.Now().Add(-time.Hour))
@@ -112,7 +112,7 @@ func TestMaxDurationCommand(t *testing.T) {
 }
 
 func TestProgressAndLogFormat(t *testing.T) {
-	e := testdb.New(t, "sqlite", testdb.DOT341)
+	e := sqlstoretest.New(t, "sqlite", sqlstoretest.DOT341)
 	for i := 0; i < 5; i++ {
 		e.Grant(t, time.Now().Add(-time.Hour))
 	}
@@ -140,7 +140,7 @@ func TestProgressAndLogFormat(t *testing.T) {
 // --every keeps cleaning until SIGTERM; a failed run is logged and tried
 // again; metrics are written after each run.
 func TestEveryAndMetrics(t *testing.T) {
-	e := testdb.New(t, "sqlite", testdb.DOT341)
+	e := sqlstoretest.New(t, "sqlite", sqlstoretest.DOT341)
 	metricsPath := filepath.Join(t.TempDir(), "oauthkit.prom")
 	cmd := exec.Command(binary, "--every", "100ms", "--metrics-textfile", metricsPath, "--log-format", "json")
 	cmd.Env = append([]string{"DATABASE_URL=" + e.URL}, settings34...)
@@ -208,7 +208,7 @@ func TestTerminalGetsProgressAndColour(t *testing.T) {
 	if err != nil {
 		t.Skip("util-linux script is not installed: no pty to test with")
 	}
-	e := testdb.New(t, "sqlite", testdb.DOT341)
+	e := sqlstoretest.New(t, "sqlite", sqlstoretest.DOT341)
 	e.Grant(t, time.Now().Add(-time.Hour))
 	cmd := exec.Command(script, "-qec", binary+" --only grant", "/dev/null")
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + e.URL}, settings34...)

@@ -12,16 +12,16 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/oauthkit/oauthkit/internal/testdb"
 	"github.com/oauthkit/oauthkit/store/sqlstore"
+	"github.com/oauthkit/oauthkit/store/sqlstore/sqlstoretest"
 )
 
 var settings34 = []string{"CLEARTOKENS_RULES=dot-3.4", "REFRESH_TOKEN_EXPIRE_SECONDS=86400"}
 
 // twins seeds two identical databases.
-func twins(t *testing.T, d sqlstore.Dialect, l testdb.Layout, n int) (*testdb.Env, *testdb.Env) {
+func twins(t *testing.T, d sqlstore.Dialect, l sqlstoretest.Layout, n int) (*sqlstoretest.Env, *sqlstoretest.Env) {
 	base := time.Now()
-	a, b := testdb.New(t, d, l), testdb.New(t, d, l)
+	a, b := sqlstoretest.New(t, d, l), sqlstoretest.New(t, d, l)
 	a.SeedMix(t, n, base)
 	b.SeedMix(t, n, base)
 	require.Equal(t, a.Snapshot(t), b.Snapshot(t), "the copies are identical")
@@ -32,10 +32,10 @@ func twins(t *testing.T, d sqlstore.Dialect, l testdb.Layout, n int) (*testdb.En
 // others say another run holds the lock and exit 0, and the result equals
 // a single run on an identical copy.
 func TestFleet(t *testing.T) {
-	for _, d := range testdb.Dialects {
+	for _, d := range sqlstoretest.Dialects {
 		t.Run(string(d), func(t *testing.T) {
 			t.Parallel()
-			a, b := twins(t, d, testdb.DOT341, 400)
+			a, b := twins(t, d, sqlstoretest.DOT341, 400)
 			env := append([]string{"DATABASE_URL=" + a.URL}, settings34...)
 			var wg sync.WaitGroup
 			results := make([]result, 4)
@@ -72,10 +72,10 @@ func TestFleet(t *testing.T) {
 // SIGKILL mid-run, then a second run to the end: the rows left equal those
 // of an uninterrupted run on an identical copy, and every foreign key holds.
 func TestCrashAndResume(t *testing.T) {
-	for _, d := range testdb.Dialects {
+	for _, d := range sqlstoretest.Dialects {
 		t.Run(string(d), func(t *testing.T) {
 			t.Parallel()
-			a, b := twins(t, d, testdb.DOT301, 1500)
+			a, b := twins(t, d, sqlstoretest.DOT301, 1500)
 			before := a.Snapshot(t)
 			env := append([]string{"DATABASE_URL=" + a.URL}, settings34...)
 

@@ -100,9 +100,6 @@ Flags:
 	if len(positional) > 2 {
 		return out.Error(cli.Usagef("unexpected argument %q", positional[2]), false)
 	}
-	if o.iterations < 0 {
-		return out.Error(cli.Usagef("--hasher-iterations %d: must be positive", o.iterations), false)
-	}
 	settings, err := settingValues.Load(fs, getenv, o.common.Settings)
 	if err != nil {
 		return out.Error(err, o.common.Traceback)
@@ -112,8 +109,8 @@ Flags:
 		return out.Error(err, o.common.Traceback)
 	}
 	spec.ClientType, spec.GrantType = positional[0], positional[1]
-	if o.ifNotExists && spec.ClientID == "" {
-		return out.Error(cli.Usagef("--if-not-exists needs --client-id: without one there is nothing to look for"), false)
+	if err := spec.Validate(); err != nil {
+		return out.Error(cli.UsageError{Err: err}, o.common.Traceback)
 	}
 	if o.common.Verbosity >= 3 {
 		spec.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))

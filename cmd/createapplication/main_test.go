@@ -15,7 +15,8 @@ import (
 
 	"github.com/oauthkit/oauthkit/application"
 	"github.com/oauthkit/oauthkit/internal/testcmd"
-	"github.com/oauthkit/oauthkit/internal/testdb"
+	"github.com/oauthkit/oauthkit/store/sqlstore"
+	"github.com/oauthkit/oauthkit/store/sqlstore/sqlstoretest"
 )
 
 var binary string
@@ -28,7 +29,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func run(t *testing.T, e *testdb.Env, env []string, stdin string, args ...string) testcmd.Result {
+func run(t *testing.T, e *sqlstoretest.Env, env []string, stdin string, args ...string) testcmd.Result {
 	t.Helper()
 	if e != nil {
 		env = append(env, "DATABASE_URL="+e.URL)
@@ -36,11 +37,11 @@ func run(t *testing.T, e *testdb.Env, env []string, stdin string, args ...string
 	return testcmd.Run(t, binary, t.TempDir(), env, stdin, append([]string{"--hasher-iterations", "1000"}, args...)...)
 }
 
-func apps(t *testing.T, e *testdb.Env) int64 {
+func apps(t *testing.T, e *sqlstoretest.Env) int64 {
 	return e.Int(t, `SELECT count(*) FROM oauth2_provider_application`)
 }
 
-func verify(t *testing.T, e *testdb.Env, clientID, secret string) bool {
+func verify(t *testing.T, e *sqlstoretest.Env, clientID, secret string) bool {
 	ok, err := application.VerifyClientSecret(context.Background(), e.Store, clientID, secret)
 	require.NoError(t, err)
 	return ok
@@ -49,7 +50,7 @@ func verify(t *testing.T, e *testdb.Env, clientID, secret string) bool {
 var secretLine = regexp.MustCompile(`^client_secret: ([a-zA-Z0-9]{128})$`)
 
 func TestCreatesLikeDOT(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, e *testdb.Env) {
+	sqlstoretest.ForEach(t, func(t *testing.T, e *sqlstoretest.Env) {
 		user := e.User(t)
 		// Flags before, between and after the positional arguments, as argparse allows.
 		r := run(t, e, nil, "", "--name", "Web", "confidential", "--user", strconv.FormatInt(user, 10), "authorization-code",
@@ -77,7 +78,7 @@ func TestCreatesLikeDOT(t *testing.T) {
 }
 
 func TestSecretSources(t *testing.T) {
-	e := testdb.New(t, "sqlite", testdb.DOT341)
+	e := sqlstoretest.New(t, "sqlite", sqlstoretest.DOT341)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "secret")
 	require.NoError(t, os.WriteFile(file, []byte("from-file\n"), 0o600))
@@ -104,7 +105,7 @@ func TestSecretSources(t *testing.T) {
 }
 
 func TestUnhashedSecretForHS256(t *testing.T) {
-	e := testdb.New(t, "sqlite", testdb.DOT301)
+	e := sqlstoretest.New(t, "sqlite", sqlstoretest.DOT301)
 	r := run(t, e, []string{"CLIENT_SECRET=signing-key"}, "", "confidential", "client-credentials", "--client-id", "hs", "--algorithm", "HS256", "--no-hash-client-secret")
 	require.Equal(t, 0, r.Code, r.Stderr)
 	var stored string
@@ -115,7 +116,7 @@ func TestUnhashedSecretForHS256(t *testing.T) {
 }
 
 func TestValidationErrors(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, e *testdb.Env) {
+	sqlstoretest.ForEach(t, func(t *testing.T, e *sqlstoretest.Env) {
 		r := run(t, e, []string{"CLIENT_SECRET=do-not-print-me"}, "", "public", "implicit", "--algorithm", "HS256", "--user", "99999",
 			"--redirect-uris", "https://ok.example/cb http://bad.example/cb#x")
 		assert.Equal(t, 1, r.Code)
@@ -138,7 +139,7 @@ func TestValidationErrors(t *testing.T) {
 }
 
 func TestSettingsFromEnvironment(t *testing.T) {
-	e := testdb.New(t, "sqlite", testdb.DOT341)
+	e := sqlstoretest.New(t, "sqlite", sqlstoretest.DOT341)
 	r := run(t, e, nil, "", "public", "authorization-code", "--redirect-uris", "com.example.app:/oauth/cb")
 	assert.Equal(t, 1, r.Code)
 	assert.Contains(t, r.Stderr, `scheme "com.example.app" is not allowed`)
@@ -161,7 +162,7 @@ func TestSettingsFromEnvironment(t *testing.T) {
 }
 
 func TestJSONAndIfNotExists(t *testing.T) {
-	e := testdb.New(t, "sqlite", testdb.DOT341)
+	e := sqlstoretest.New(t, "sqlite", sqlstoretest.DOT341)
 	r := run(t, e, nil, "", "--json", "confidential", "password", "--client-id", "svc", "--name", "Svc")
 	require.Equal(t, 0, r.Code, r.Stderr)
 	var got map[string]any
@@ -199,15 +200,15 @@ type badCase struct {
 }
 
 func TestBadUsage(t *testing.T) {
-	e := testdb.New(t, "sqlite", testdb.DOT341)
-	empty := testdb.NewEmptySQLite(t)
+	e := sqlstoretest.New(t, "sqlite", sqlstoretest.DOT341)
+	empty := sqlstoretest.NewEmptySQLite(t)
 	cases := []badCase{
 		{"no arguments", nil, nil, 2, "the following arguments are required: client_type, authorization_grant_type"},
 		{"one argument", nil, []string{"public"}, 2, "required: authorization_grant_type"},
 		{"three arguments", nil, []string{"public", "password", "extra"}, 2, `unexpected argument "extra"`},
 		{"unknown flag", nil, []string{"--frob", "public", "password"}, 2, "flag provided but not defined"},
-		{"if-not-exists without id", nil, []string{"--if-not-exists", "public", "password"}, 2, "needs --client-id"},
-		{"bad iterations", nil, []string{"--hasher-iterations", "-5", "public", "password"}, 2, "must be positive"},
+		{"if-not-exists without id", nil, []string{"--if-not-exists", "public", "password"}, 2, "needs a client_id"},
+		{"bad iterations", nil, []string{"--hasher-iterations", "-5", "public", "password"}, 2, "hasher iterations -5: must not be negative"},
 		{"bad secret length", []string{"CLIENT_SECRET_GENERATOR_LENGTH=big"}, []string{"public", "password"}, 2, "CLIENT_SECRET_GENERATOR_LENGTH"},
 		{"bad wildcard bool", []string{"ALLOW_URI_WILDCARDS=perhaps"}, []string{"public", "password"}, 2, "true or false"},
 		{"missing secret file", nil, []string{"--client-secret-file", "/nonexistent/secret", "public", "password"}, 2, "no such file"},
@@ -220,7 +221,7 @@ func TestBadUsage(t *testing.T) {
 		{"settings file missing", nil, []string{"--settings", "/nonexistent", "public", "password"}, 2, "no such file"},
 	}
 	if os.Getenv("OAUTHKIT_TEST_POSTGRES") != "" {
-		cases = append(cases, badCase{"unknown role", []string{"DATABASE_URL=" + testdb.PostgresURLAs(t, "oauthkit_nobody", "test")}, []string{"public", "password"}, 1, `role "oauthkit_nobody" does not exist`})
+		cases = append(cases, badCase{"unknown role", []string{"DATABASE_URL=" + sqlstoretest.PostgresURLAs(t, "oauthkit_nobody", "test")}, []string{"public", "password"}, 1, `role "oauthkit_nobody" does not exist`})
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -255,8 +256,8 @@ func TestBadUsage(t *testing.T) {
 }
 
 func TestReadOnlySQLite(t *testing.T) {
-	e := testdb.New(t, "sqlite", testdb.DOT341)
-	testdb.MakeReadOnly(t, e.Path())
+	e := sqlstoretest.New(t, "sqlite", sqlstoretest.DOT341)
+	sqlstoretest.MakeReadOnly(t, e.Path())
 	r := run(t, e, []string{"CLIENT_SECRET=never-shown"}, "", "public", "password")
 	assert.Equal(t, 1, r.Code)
 	assert.Contains(t, r.Stderr, "readonly database")
@@ -278,7 +279,7 @@ func TestEmbeddedDefault(t *testing.T) {
 // At the highest verbosity the library logs its steps; neither a given nor
 // a generated secret appears in them.
 func TestVerboseLogsHoldNoSecret(t *testing.T) {
-	e := testdb.New(t, "sqlite", testdb.DOT341)
+	e := sqlstoretest.New(t, "sqlite", sqlstoretest.DOT341)
 	r := run(t, e, []string{"CLIENT_SECRET=given-secret-value"}, "", "-v", "3", "confidential", "password", "--client-id", "a")
 	require.Equal(t, 0, r.Code, r.Stderr)
 	assert.Contains(t, r.Stderr, "hashed the client secret")
@@ -290,16 +291,23 @@ func TestVerboseLogsHoldNoSecret(t *testing.T) {
 	assert.NotContains(t, r.Stderr, m[1], "the generated secret is on stdout only")
 }
 
-// --skip-checks skips the table check: a database without the tables then
-// fails at the insert instead, still with one line and nothing written.
+// --skip-checks skips the check of every table: a database that lacks a
+// table createapplication does not use (the grant table) then works, and
+// one without the application table still fails with one line.
 func TestSkipChecks(t *testing.T) {
-	empty := testdb.NewEmptySQLite(t)
-	r := run(t, nil, []string{"DATABASE_URL=sqlite:" + empty}, "", "public", "password")
+	e := sqlstoretest.New(t, sqlstore.DialectSQLite, sqlstoretest.DOT341)
+	e.Exec(t, `DROP TABLE oauth2_provider_grant`)
+	r := run(t, e, nil, "", "public", "password")
 	assert.Equal(t, 1, r.Code)
-	assert.Contains(t, r.Stderr, "table does not exist")
+	assert.Contains(t, r.Stderr, `grant table "oauth2_provider_grant": table does not exist`)
+	assert.Empty(t, e.IDs(t, "application"), "nothing written")
+	r = run(t, e, nil, "", "--skip-checks", "public", "password")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	assert.Len(t, e.IDs(t, "application"), 1)
+
+	empty := sqlstoretest.NewEmptySQLite(t)
 	r = run(t, nil, []string{"DATABASE_URL=sqlite:" + empty}, "", "--skip-checks", "public", "password")
 	assert.Equal(t, 1, r.Code)
-	assert.NotContains(t, r.Stderr, "is this a django-oauth-toolkit database", "the table check did not run")
-	assert.Contains(t, r.Stderr, "oauth2_provider_application")
+	assert.Contains(t, r.Stderr, `application table "oauth2_provider_application": table does not exist`)
 	assert.Equal(t, 1, strings.Count(strings.TrimSpace(r.Stderr), "\n")+1, "one line")
 }

@@ -19,6 +19,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/oauthkit/oauthkit/application"
 	"github.com/oauthkit/oauthkit/store/sqlstore"
 )
@@ -30,19 +32,28 @@ func main() {
 	if url == "" {
 		url = "sqlite:db.sqlite3"
 	}
-	st, err := sqlstore.Open(context.Background(), url)
+	// The server's own handle on the DOT database, shared with oauthkit.
+	ds, err := sqlstore.ParseURL(url)
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer st.Close()
+	db, err := sqlx.Open(string(ds.Dialect), ds.DSN)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	st, err := sqlstore.New(db.DB)
+	if err != nil {
+		log.Fatal(err)
+	}
 	if err := st.CheckSchema(context.Background()); err != nil {
 		log.Fatal(err)
 	}
-	log.Fatal(http.ListenAndServe("127.0.0.1:8090", newHandler(st)))
+	log.Fatal(http.ListenAndServe("127.0.0.1:8090", newHandler(db, st)))
 }
 
 // newHandler serves POST /token.
-func newHandler(st *sqlstore.Store) http.Handler {
+func newHandler(db *sqlx.DB, st *sqlstore.Store) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
 		if r.PostFormValue("grant_type") != "client_credentials" {
@@ -65,7 +76,7 @@ func newHandler(st *sqlstore.Store) http.Handler {
 			oauthError(w, http.StatusUnauthorized, "invalid_client")
 			return
 		}
-		token, err := issue(r.Context(), st, clientID)
+		token, err := issue(r.Context(), db, st, clientID)
 		if err != nil {
 			log.Printf("issue a token for %q: %v", clientID, err)
 			oauthError(w, http.StatusInternalServerError, "server_error")
@@ -82,7 +93,7 @@ func newHandler(st *sqlstore.Store) http.Handler {
 
 // issue stores an access token the way DOT does, so DOT (and cleartokens)
 // see it: token, its SHA-256 checksum, expiry, the application.
-func issue(ctx context.Context, st *sqlstore.Store, clientID string) (string, error) {
+func issue(ctx context.Context, db *sqlx.DB, st *sqlstore.Store, clientID string) (string, error) {
 	b := make([]byte, 24)
 	if _, err := rand.Read(b); err != nil {
 		return "", err
@@ -90,16 +101,11 @@ func issue(ctx context.Context, st *sqlstore.Store, clientID string) (string, er
 	token := hex.EncodeToString(b)
 	sum := sha256.Sum256([]byte(token))
 	now := time.Now()
-	times := []any{now.Add(tokenLifetime), now, now}
-	if st.Dialect() == sqlstore.DialectSQLite {
-		for i, t := range times {
-			times[i] = sqlstore.DjangoSQLiteTime(t.(time.Time))
-		}
-	}
 	// DOT 3.4.1's layout; on 3.0's, leave out the resource column.
-	q := st.DB().Rebind(`INSERT INTO oauth2_provider_accesstoken (token, token_checksum, expires, scope, application_id, created, updated, resource)
+	// TimeValue writes a time as DOT does in this database.
+	q := db.Rebind(`INSERT INTO oauth2_provider_accesstoken (token, token_checksum, expires, scope, application_id, created, updated, resource)
 SELECT ?, ?, ?, 'read', id, ?, ?, '[]' FROM oauth2_provider_application WHERE client_id = ?`)
-	_, err := st.DB().ExecContext(ctx, q, token, hex.EncodeToString(sum[:]), times[0], times[1], times[2], clientID)
+	_, err := db.ExecContext(ctx, q, token, hex.EncodeToString(sum[:]), st.TimeValue(now.Add(tokenLifetime)), st.TimeValue(now), st.TimeValue(now), clientID)
 	return token, err
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -19,15 +20,17 @@ import (
 
 func TestTokenEndpoint(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlstore.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "db.sqlite3"), sqlstore.AllowCreate())
+	db, err := sqlx.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "db.sqlite3"))
 	require.NoError(t, err)
-	defer st.Close()
+	defer db.Close()
+	st, err := sqlstore.New(db.DB)
+	require.NoError(t, err)
 	require.NoError(t, st.Migrate(ctx))
 	app, err := application.CreateApplication(ctx, application.Spec{Store: st, ClientType: "confidential",
 		GrantType: "client-credentials", ClientID: "svc", Settings: application.Settings{HasherIterations: 1000}})
 	require.NoError(t, err)
 
-	srv := httptest.NewServer(newHandler(st))
+	srv := httptest.NewServer(newHandler(db, st))
 	defer srv.Close()
 	post := func(form url.Values, user, pass string) (*http.Response, map[string]any) {
 		req, err := http.NewRequest("POST", srv.URL+"/token", strings.NewReader(form.Encode()))
@@ -50,7 +53,7 @@ func TestTokenEndpoint(t *testing.T) {
 	assert.Equal(t, "Bearer", body["token_type"])
 	assert.Len(t, body["access_token"], 48)
 	var stored int
-	require.NoError(t, st.DB().Get(&stored, `SELECT count(*) FROM oauth2_provider_accesstoken WHERE token = ?`, body["access_token"]))
+	require.NoError(t, db.Get(&stored, `SELECT count(*) FROM oauth2_provider_accesstoken WHERE token = ?`, body["access_token"]))
 	assert.Equal(t, 1, stored, "the token is in DOT's table")
 
 	resp, body = post(url.Values{"grant_type": {"client_credentials"}, "client_id": {"svc"}, "client_secret": {app.ClientSecret}}, "", "")

@@ -15,7 +15,7 @@ import (
 	"strings"
 )
 
-// Exit statuses (SPEC section 4).
+// Exit statuses, as DOT users expect from a management command.
 const (
 	ExitOK      = 0
 	ExitFailure = 1

@@ -19,8 +19,8 @@ import (
 
 	"github.com/oauthkit/oauthkit/application"
 	"github.com/oauthkit/oauthkit/internal/testcmd"
-	"github.com/oauthkit/oauthkit/internal/testdb"
 	"github.com/oauthkit/oauthkit/store/sqlstore"
+	"github.com/oauthkit/oauthkit/store/sqlstore/sqlstoretest"
 
 	_ "modernc.org/sqlite"
 )
@@ -66,7 +66,7 @@ func TestAgainstRealDOT(t *testing.T) {
 	defer cleanup()
 
 	base := time.Now().UTC().Truncate(time.Second).Format(time.RFC3339)
-	for _, dialect := range testdb.Dialects {
+	for _, dialect := range sqlstoretest.Dialects {
 		for _, expire := range []int{86400, 0} {
 			t.Run(string(dialect)+"/expire="+strconv.Itoa(expire), func(t *testing.T) {
 				var dotDB, ourDB, ourURL string
@@ -75,7 +75,7 @@ func TestAgainstRealDOT(t *testing.T) {
 					dotDB, ourDB = filepath.Join(dir, "dot.sqlite3"), filepath.Join(dir, "ours.sqlite3")
 					ourURL = "sqlite:" + ourDB
 				} else {
-					dotDB, ourDB = testdb.NewPostgresSchema(t), testdb.NewPostgresSchema(t)
+					dotDB, ourDB = sqlstoretest.NewPostgresSchema(t), sqlstoretest.NewPostgresSchema(t)
 					ourURL = ourDB
 				}
 				dot(t, "seed", dotDB, base)

@@ -5,25 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/lib/pq"
-	"modernc.org/sqlite"
-
 	"github.com/oauthkit/oauthkit/store"
 )
-
-// column is what the store learns of one application column.
-type column struct {
-	Name    string
-	NotNull bool
-	MaxLen  int // 0: no limit
-}
-
-var varcharLen = regexp.MustCompile(`(?i)^\s*(?:var)?char(?:acter)?(?:\s+varying)?\s*\((\d+)\)`)
 
 // applicationColumns reads the application table's columns, so that an
 // insert fits the layout in hand (DOT 3.0's or 3.4's). A table's layout
@@ -35,65 +21,14 @@ func (s *Store) applicationColumns(ctx context.Context) ([]column, error) {
 	if s.appCols != nil {
 		return s.appCols, nil
 	}
-	cols, err := s.readApplicationColumns(ctx)
-	if err == nil {
-		s.appCols = cols
-	}
-	return cols, err
-}
-
-func (s *Store) readApplicationColumns(ctx context.Context) ([]column, error) {
-	var cols []column
-	if s.dialect == DialectPostgres {
-		rows, err := s.db.QueryxContext(ctx, `
-SELECT a.attname, a.attnotnull, CASE WHEN a.atttypmod > 4 AND t.typname IN ('varchar','bpchar') THEN a.atttypmod - 4 ELSE 0 END
-FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
-WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`, s.qApp)
-		if err != nil {
-			return nil, fmt.Errorf("read columns of %s in %s: %w", s.tables.Application, s.display, err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var c column
-			if err := rows.Scan(&c.Name, &c.NotNull, &c.MaxLen); err != nil {
-				return nil, err
-			}
-			cols = append(cols, c)
-		}
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-	} else {
-		schema, table := splitQualified(s.tables.Application)
-		prefix := ""
-		if schema != "" {
-			prefix = store.QuoteIdentifier(schema) + "."
-		}
-		rows, err := s.db.QueryxContext(ctx, `PRAGMA `+prefix+`table_info(`+store.QuoteIdentifier(table)+`)`)
-		if err != nil {
-			return nil, fmt.Errorf("read columns of %s in %s: %w", s.tables.Application, s.display, err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var cid, notnull, pk int
-			var name, typ string
-			var dflt sql.NullString
-			if err := rows.Scan(&cid, &name, &typ, &notnull, &dflt, &pk); err != nil {
-				return nil, err
-			}
-			c := column{Name: name, NotNull: notnull == 1}
-			if m := varcharLen.FindStringSubmatch(typ); m != nil {
-				c.MaxLen, _ = strconv.Atoi(m[1])
-			}
-			cols = append(cols, c)
-		}
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
+	cols, err := s.d.readColumns(ctx, s.db, s.tables.Application)
+	if err != nil {
+		return nil, fmt.Errorf("read columns of %s in %s: %w", s.tables.Application, s.display, s.scrub(classify(s.d, err)))
 	}
 	if len(cols) == 0 {
-		return nil, fmt.Errorf("%s: application table %q: %w", s.display, s.tables.Application, store.ErrMissingTable)
+		return nil, missingTable(s.display, "application", s.tables.Application)
 	}
+	s.appCols = cols
 	return cols, nil
 }
 
@@ -113,8 +48,8 @@ func (s *Store) ApplicationColumns(ctx context.Context) (store.ApplicationColumn
 // UserExists reports whether the user table has that id.
 func (s *Store) UserExists(ctx context.Context, id int64) (bool, error) {
 	var n int
-	if err := s.db.GetContext(ctx, &n, s.db.Rebind(`SELECT count(*) FROM `+s.qUser+` WHERE id = ?`), id); err != nil {
-		return false, fmt.Errorf("look up user %d in %s of %s: %w", id, s.tables.User, s.display, err)
+	if err := s.db.GetContext(ctx, &n, s.db.Rebind(`SELECT count(*) FROM `+s.q(roleUser)+` WHERE id = ?`), id); err != nil {
+		return false, fmt.Errorf("look up user %d in %s of %s: %w", id, s.tables.User, s.display, s.scrub(classify(s.d, err)))
 	}
 	return n > 0, nil
 }
@@ -152,12 +87,12 @@ func (s *Store) GetApplication(ctx context.Context, clientID string) (*store.App
 			selects = append(selects, opt.absent+" AS "+opt.name)
 		}
 	}
-	q := s.db.Rebind(`SELECT ` + strings.Join(selects, ", ") + ` FROM ` + s.qApp + ` WHERE client_id = ?`)
+	q := s.db.Rebind(`SELECT ` + strings.Join(selects, ", ") + ` FROM ` + s.q(roleApplication) + ` WHERE client_id = ?`)
 	if err := s.db.GetContext(ctx, &row, q, clientID); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("read application from %s of %s: %w", s.tables.Application, s.display, err)
+		return nil, fmt.Errorf("read application from %s of %s: %w", s.tables.Application, s.display, s.scrub(classify(s.d, err)))
 	}
 	a := &store.Application{
 		ClientID: row.ClientID, RedirectURIs: row.RedirectURIs, PostLogoutRedirectURIs: row.PostLogoutRedirectURIs,
@@ -192,7 +127,7 @@ func (s *Store) InsertApplication(ctx context.Context, p store.InsertApplication
 		"authorization_grant_type": a.AuthorizationGrantType, "client_secret": a.ClientSecret,
 		"hash_client_secret": a.HashClientSecret, "name": a.Name, "skip_authorization": a.SkipAuthorization,
 		"algorithm": a.Algorithm, "allowed_origins": a.AllowedOrigins,
-		"created": s.timeArg(orNow(a.Created)), "updated": s.timeArg(orNow(a.Updated)),
+		"created": s.d.timeArg(orNow(a.Created)), "updated": s.d.timeArg(orNow(a.Updated)),
 		"registration_source": "manual", "cimd_expires_at": nil,
 	}
 	var names, marks []string
@@ -208,19 +143,19 @@ func (s *Store) InsertApplication(ctx context.Context, p store.InsertApplication
 			}
 			continue
 		}
-		names = append(names, store.QuoteIdentifier(c.Name))
+		names = append(names, s.d.quote(c.Name))
 		marks = append(marks, "?")
 		args = append(args, v)
 	}
-	q := `INSERT INTO ` + s.qApp + ` (` + strings.Join(names, ", ") + `) VALUES (` + strings.Join(marks, ", ") + `) RETURNING id`
-	var id int64
-	if err := s.db.QueryRowxContext(ctx, s.db.Rebind(q), args...).Scan(&id); err != nil {
-		if isUniqueViolation(err) {
+	q := `INSERT INTO ` + s.q(roleApplication) + ` (` + strings.Join(names, ", ") + `) VALUES (` + strings.Join(marks, ", ") + `)`
+	id, err := s.d.insertReturningID(ctx, s.db, q, args)
+	if err != nil {
+		if s.d.isUniqueViolation(err) {
 			return 0, fmt.Errorf("insert into %s of %s: client_id %q: %w", s.tables.Application, s.display, a.ClientID, store.ErrDuplicateClientID)
 		}
 		// The error text of a driver may echo values; the secret is one of
 		// them, so say what failed without the driver's detail.
-		return 0, fmt.Errorf("insert into %s of %s: %w", s.tables.Application, s.display, redactDriverError(err))
+		return 0, fmt.Errorf("insert into %s of %s: %w", s.tables.Application, s.display, s.redact(classify(s.d, err)))
 	}
 	return id, nil
 }
@@ -231,24 +166,3 @@ func orNow(t time.Time) time.Time {
 	}
 	return t
 }
-
-// redactedError keeps a driver error matchable (errors.Is / As) while
-// printing only what cannot hold a value of the row: PostgreSQL's detail
-// ("Failing row contains (…)") would show the client secret, so only its
-// message and code are kept; SQLite's messages name no values.
-type redactedError struct{ err error }
-
-func (r redactedError) Error() string {
-	var pqErr *pq.Error
-	if errors.As(r.err, &pqErr) {
-		return fmt.Sprintf("pq: %s (%s)", pqErr.Message, pqErr.Code)
-	}
-	var sqErr *sqlite.Error
-	if errors.As(r.err, &sqErr) {
-		return sqErr.Error()
-	}
-	return "database error (detail withheld: it may hold the client secret)"
-}
-func (r redactedError) Unwrap() error { return r.err }
-
-func redactDriverError(err error) error { return redactedError{err} }

@@ -9,9 +9,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/lib/pq"
-	"modernc.org/sqlite"
-
 	"github.com/oauthkit/oauthkit/store"
 )
 
@@ -21,38 +18,20 @@ type transientError struct{ err error }
 func (e transientError) Error() string   { return e.err.Error() }
 func (e transientError) Unwrap() []error { return []error{store.ErrTransient, e.err} }
 
-// classify wraps errors worth retrying in store.ErrTransient.
-func classify(err error) error {
-	if err == nil || errors.Is(err, store.ErrTransient) || !isTransient(err) {
+// classify wraps errors worth retrying in store.ErrTransient: what the
+// dialect says of its driver's errors, and the network failures every
+// driver shares.
+func classify(d dialect, err error) error {
+	if err == nil || errors.Is(err, store.ErrTransient) {
 		return err
 	}
-	return transientError{err}
+	if d.isTransient(err) || isNetworkFailure(err) {
+		return transientError{err}
+	}
+	return err
 }
 
-func isTransient(err error) bool {
-	var pqErr *pq.Error
-	if errors.As(err, &pqErr) {
-		code := string(pqErr.Code)
-		switch {
-		case code == "40001", code == "40P01": // serialization failure, deadlock
-			return true
-		case code == "55P03", code == "57014": // lock not available, statement timeout / cancelled
-			return true
-		case strings.HasPrefix(code, "08"): // connection exception
-			return true
-		case code == "57P01", code == "57P02", code == "57P03": // admin shutdown, crash shutdown, cannot connect now
-			return true
-		}
-		return false
-	}
-	var sqErr *sqlite.Error
-	if errors.As(err, &sqErr) {
-		switch sqErr.Code() & 0xff {
-		case 5, 6: // SQLITE_BUSY, SQLITE_LOCKED
-			return true
-		}
-		return false
-	}
+func isNetworkFailure(err error) bool {
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, driver.ErrBadConn) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) {
@@ -60,4 +39,57 @@ func isTransient(err error) bool {
 	}
 	var netErr net.Error
 	return errors.As(err, &netErr)
+}
+
+// scrubbedError hides the credentials of the store's URL in a driver
+// error's text (a driver may echo the data source it was given), while
+// keeping the error matchable with errors.Is and errors.As.
+type scrubbedError struct {
+	err     error
+	secrets []string
+}
+
+func (e scrubbedError) Error() string {
+	msg := e.err.Error()
+	for _, s := range e.secrets {
+		msg = strings.ReplaceAll(msg, s, "***")
+	}
+	return msg
+}
+func (e scrubbedError) Unwrap() error { return e.err }
+
+// scrub hides the store's credentials in err's text, if it holds any.
+func (s *Store) scrub(err error) error { return scrubSecrets(err, s.source.secrets) }
+
+func scrubSecrets(err error, secrets []string) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	for _, sec := range secrets {
+		if sec != "" && strings.Contains(msg, sec) {
+			return scrubbedError{err, secrets}
+		}
+	}
+	return err
+}
+
+// redactedError keeps a driver error matchable (errors.Is / As) while
+// printing only what cannot hold a value of the row: PostgreSQL's detail
+// ("Failing row contains (…)") would show the client secret, so only its
+// message and code are kept.
+type redactedError struct {
+	err error
+	msg string
+}
+
+func (r redactedError) Error() string { return r.msg }
+func (r redactedError) Unwrap() error { return r.err }
+
+// redact is err with only what the dialect says is safe to print.
+func (s *Store) redact(err error) error {
+	if msg, ok := s.d.safeMessage(err); ok {
+		return redactedError{err, msg}
+	}
+	return redactedError{err, "database error (detail withheld: it may hold the client secret)"}
 }

@@ -11,9 +11,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthkit/oauthkit/cleanup"
-	"github.com/oauthkit/oauthkit/internal/testdb"
 	"github.com/oauthkit/oauthkit/store"
 	"github.com/oauthkit/oauthkit/store/sqlstore"
+	"github.com/oauthkit/oauthkit/store/sqlstore/sqlstoretest"
 )
 
 // Migrate makes DOT 3.4.1's tables on an empty database, twice without
@@ -21,7 +21,7 @@ import (
 func TestMigrate(t *testing.T) {
 	urls := map[string]func(t *testing.T) string{
 		"sqlite":   func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "new.sqlite3") },
-		"postgres": func(t *testing.T) string { return testdb.NewPostgresSchema(t) }, // skips without PostgreSQL
+		"postgres": func(t *testing.T) string { return sqlstoretest.NewPostgresSchema(t) }, // skips without PostgreSQL
 	}
 	for name, makeURL := range urls {
 		t.Run(name, func(t *testing.T) {

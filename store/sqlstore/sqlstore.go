@@ -1,44 +1,34 @@
 // Package sqlstore implements store.Store on database/sql through sqlx,
-// with one dialect per database: PostgreSQL (github.com/lib/pq) and SQLite
-// (modernc.org/sqlite, pure Go).
+// with one dialect per database, each in its own file set: PostgreSQL
+// (github.com/lib/pq, postgres*.go) and SQLite (modernc.org/sqlite, pure Go,
+// sqlite*.go).
 package sqlstore
 
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
-	"modernc.org/sqlite"
 
 	"github.com/oauthkit/oauthkit/store"
-)
-
-// Dialect names the SQL dialect a Store speaks.
-type Dialect string
-
-const (
-	DialectPostgres Dialect = "postgres"
-	DialectSQLite   Dialect = "sqlite"
 )
 
 // Store implements store.Store.
 type Store struct {
 	db      *sqlx.DB
-	dialect Dialect
+	d       dialect
 	tables  store.Tables
 	display string
 	ownsDB  bool
+	// walkByID makes every dialect walk tables by primary key.
+	walkByID bool
+	// source is where Open connected (zero for New).
+	source DataSource
 
-	// Quoted table names, validated once at construction.
-	qApp, qAccess, qRefresh, qID, qGrant, qUser, qMigrations string
-
-	pg *pgState
+	quoted map[tableRole]string // validated once at construction
 
 	colsMu  sync.Mutex
 	appCols []column // the application table's layout, read once
@@ -50,6 +40,7 @@ type config struct {
 	tables      store.Tables
 	dialect     Dialect
 	allowCreate bool
+	walkByID    bool
 }
 
 // Option configures Open and New.
@@ -66,6 +57,12 @@ func WithDialect(d Dialect) Option { return func(c *config) { c.dialect = d } }
 // URL must name an existing file: a database the user named is never
 // created or altered unless asked.
 func AllowCreate() Option { return func(c *config) { c.allowCreate = true } }
+
+// WalkByPrimaryKey makes the cleaner walk tables by primary key on every
+// database. PostgreSQL 14 and later are otherwise walked by physical
+// position (ctid), which reads each table about once; the walk by key is
+// what older servers get. For comparing the two, in tests and benchmarks.
+func WalkByPrimaryKey() Option { return func(c *config) { c.walkByID = true } }
 
 func buildConfig(opts []Option) (config, error) {
 	var c config
@@ -86,39 +83,17 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, erro
 	if err != nil {
 		return nil, err
 	}
-	target, err := ParseURL(databaseURL)
+	ds, err := ParseURL(databaseURL)
 	if err != nil {
 		return nil, err
 	}
-	var db *sqlx.DB
-	switch target.Dialect {
-	case DialectPostgres:
-		sqldb, err := sql.Open("postgres", target.DSN)
-		if err != nil {
-			return nil, fmt.Errorf("open %s: %w", target.Display, err)
-		}
-		db = sqlx.NewDb(sqldb, "postgres")
-	case DialectSQLite:
-		if !cfg.allowCreate {
-			if _, err := os.Stat(target.Path); err != nil {
-				return nil, fmt.Errorf("open %s: %w", target.Display, err)
-			}
-		}
-		sqldb, err := sql.Open("sqlite", sqliteDSN(target.Path, cfg.allowCreate))
-		if err != nil {
-			return nil, fmt.Errorf("open %s: %w", target.Display, err)
-		}
-		// One writer at a time is all SQLite allows; one connection also
-		// keeps per-connection pragmas uniform.
-		sqldb.SetMaxOpenConns(1)
-		db = sqlx.NewDb(sqldb, "sqlite")
-	}
-	s, err := newStore(db, target.Dialect, target.Display, cfg)
+	d, _ := dialectNamed(ds.Dialect)
+	db, err := d.open(ds, cfg)
 	if err != nil {
-		db.Close()
 		return nil, err
 	}
-	s.ownsDB = true
+	s := newStore(db, d, ds.Display, cfg)
+	s.ownsDB, s.source = true, ds
 	if err := s.ping(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -134,57 +109,68 @@ func New(db *sql.DB, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := cfg.dialect
-	if d == "" {
-		switch db.Driver().(type) {
-		case *pq.Driver:
-			d = DialectPostgres
-		case *sqlite.Driver:
-			d = DialectSQLite
-		default:
+	var d dialect
+	if cfg.dialect != "" {
+		var ok bool
+		if d, ok = dialectNamed(cfg.dialect); !ok {
+			return nil, fmt.Errorf("sqlstore.New: unknown dialect %q", cfg.dialect)
+		}
+	} else {
+		for _, x := range dialects {
+			if x.recognizes(db.Driver()) {
+				d = x
+			}
+		}
+		if d == nil {
 			return nil, fmt.Errorf("sqlstore.New: driver %T is not recognised; pass sqlstore.WithDialect", db.Driver())
 		}
 	}
-	if d != DialectPostgres && d != DialectSQLite {
-		return nil, fmt.Errorf("sqlstore.New: unknown dialect %q", d)
-	}
-	driverName := "postgres"
-	if d == DialectSQLite {
-		driverName = "sqlite"
-	}
-	return newStore(sqlx.NewDb(db, driverName), d, string(d)+" database", cfg)
+	return newStore(sqlx.NewDb(db, d.driverName()), d, string(d.name())+" database", cfg), nil
 }
 
-func newStore(db *sqlx.DB, d Dialect, display string, cfg config) (*Store, error) {
+func newStore(db *sqlx.DB, d dialect, display string, cfg config) *Store {
 	t := cfg.tables
-	s := &Store{
-		db: db, dialect: d, tables: t, display: display,
-		qApp: store.QuoteIdentifier(t.Application), qAccess: store.QuoteIdentifier(t.AccessToken),
-		qRefresh: store.QuoteIdentifier(t.RefreshToken), qID: store.QuoteIdentifier(t.IDToken),
-		qGrant: store.QuoteIdentifier(t.Grant), qUser: store.QuoteIdentifier(t.User),
-		qMigrations: store.QuoteIdentifier(t.Migrations),
+	if f, ok := d.(interface{ fresh() dialect }); ok {
+		d = f.fresh() // a dialect with per-store state gets its own
 	}
-	if d == DialectPostgres {
-		s.pg = &pgState{}
+	s := &Store{db: db, d: d, tables: t, display: display, walkByID: cfg.walkByID, quoted: map[tableRole]string{}}
+	for role, name := range s.names() {
+		s.quoted[role] = d.quote(name)
 	}
-	return s, nil
+	return s
 }
+
+// names maps each role to its configured table name.
+func (s *Store) names() map[tableRole]string {
+	t := s.tables
+	return map[tableRole]string{
+		roleApplication: t.Application, roleAccess: t.AccessToken, roleRefresh: t.RefreshToken,
+		roleIDToken: t.IDToken, roleGrant: t.Grant, roleUser: t.User, roleMigrations: t.Migrations,
+	}
+}
+
+// q is a table's quoted name; name its name as configured, for messages.
+func (s *Store) q(r tableRole) string    { return s.quoted[r] }
+func (s *Store) name(r tableRole) string { return s.names()[r] }
 
 func (s *Store) ping(ctx context.Context) error {
 	if err := s.db.PingContext(ctx); err != nil {
-		return fmt.Errorf("connect to %s: %w: %w", s.display, store.ErrUnreachable, err)
+		return fmt.Errorf("connect to %s: %w: %w", s.display, store.ErrUnreachable, s.scrub(err))
 	}
 	return nil
 }
 
-// DB returns the underlying handle (for tests and embedding code).
-func (s *Store) DB() *sqlx.DB { return s.db }
-
 // Dialect reports which SQL dialect the store speaks.
-func (s *Store) Dialect() Dialect { return s.dialect }
+func (s *Store) Dialect() Dialect { return s.d.name() }
 
 // Tables reports the configured table names.
 func (s *Store) Tables() store.Tables { return s.tables }
+
+// TimeValue is what to bind for a DOT datetime column in this store's
+// database, for code that writes DOT's tables beside oauthkit: a time.Time
+// in UTC for PostgreSQL; Django's text form on SQLite, where Django
+// compares timestamps as text (see DjangoSQLiteTime).
+func (s *Store) TimeValue(t time.Time) any { return s.d.timeArg(t) }
 
 // Close closes the connection if Open made it.
 func (s *Store) Close() error {
@@ -192,17 +178,6 @@ func (s *Store) Close() error {
 		return s.db.Close()
 	}
 	return nil
-}
-
-// timeArg is how a timestamp is bound. PostgreSQL takes time.Time for its
-// timestamptz columns. Django stores SQLite timestamps as UTC text in
-// Python's str(datetime) form and compares them as text, so a cutoff must
-// be written the same way or the comparison is wrong.
-func (s *Store) timeArg(t time.Time) any {
-	if s.dialect == DialectSQLite {
-		return DjangoSQLiteTime(t)
-	}
-	return t.UTC()
 }
 
 // DjangoSQLiteTime formats t as Django writes a datetime to SQLite:
@@ -218,23 +193,11 @@ func DjangoSQLiteTime(t time.Time) string {
 
 // tableExists reports whether a (validated) table name exists.
 func (s *Store) tableExists(ctx context.Context, name string) (bool, error) {
-	var n int
-	var err error
-	switch s.dialect {
-	case DialectPostgres:
-		err = s.db.GetContext(ctx, &n, `SELECT (to_regclass($1) IS NOT NULL)::int`, store.QuoteIdentifier(name))
-	default:
-		schema, table := splitQualified(name)
-		master := "sqlite_master"
-		if schema != "" {
-			master = store.QuoteIdentifier(schema) + ".sqlite_master"
-		}
-		err = s.db.GetContext(ctx, &n, `SELECT count(*) FROM `+master+` WHERE type = 'table' AND name = ?`, table)
-	}
+	ok, err := s.d.tableExists(ctx, s.db, name)
 	if err != nil {
-		return false, fmt.Errorf("look up table %q in %s: %w", name, s.display, err)
+		return false, fmt.Errorf("look up table %q in %s: %w", name, s.display, s.scrub(classify(s.d, err)))
 	}
-	return n > 0, nil
+	return ok, nil
 }
 
 // CheckSchema reports the first configured table (migrations aside) that is missing.
@@ -248,10 +211,14 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 			return err
 		}
 		if !ok {
-			return fmt.Errorf("%s: %s table %q: %w (is this a django-oauth-toolkit database? run with --create-schema to create the tables)", s.display, nt.Role, nt.Name, store.ErrMissingTable)
+			return missingTable(s.display, nt.Role, nt.Name)
 		}
 	}
 	return nil
+}
+
+func missingTable(display, role, name string) error {
+	return fmt.Errorf("%s: %s table %q: %w (is this a django-oauth-toolkit database? run with --create-schema to create the tables)", display, role, name, store.ErrMissingTable)
 }
 
 // AppliedMigrations reads django_migrations for one app.
@@ -261,22 +228,9 @@ func (s *Store) AppliedMigrations(ctx context.Context, p store.AppliedMigrations
 		return store.Migrations{}, err
 	}
 	var names []string
-	q := s.db.Rebind(`SELECT name FROM ` + s.qMigrations + ` WHERE app = ?`)
+	q := s.db.Rebind(`SELECT name FROM ` + s.q(roleMigrations) + ` WHERE app = ?`)
 	if err := s.db.SelectContext(ctx, &names, q, p.App); err != nil {
-		return store.Migrations{}, fmt.Errorf("read %s in %s: %w", s.tables.Migrations, s.display, err)
+		return store.Migrations{}, fmt.Errorf("read %s in %s: %w", s.tables.Migrations, s.display, s.scrub(classify(s.d, err)))
 	}
 	return store.Migrations{LedgerExists: true, Names: names}, nil
-}
-
-func isUniqueViolation(err error) bool {
-	var pqErr *pq.Error
-	if errors.As(err, &pqErr) {
-		return pqErr.Code == "23505"
-	}
-	var sqErr *sqlite.Error
-	if errors.As(err, &sqErr) {
-		// SQLITE_CONSTRAINT_UNIQUE (2067) and SQLITE_CONSTRAINT_PRIMARYKEY (1555).
-		return sqErr.Code() == 2067 || sqErr.Code() == 1555
-	}
-	return false
 }

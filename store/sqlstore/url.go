@@ -8,93 +8,149 @@ import (
 	"github.com/oauthkit/oauthkit/store"
 )
 
-// Target is where a database URL points: a driver and its data source.
-type Target struct {
-	// Dialect is DialectPostgres or DialectSQLite.
+// DataSource is where a database URL points: a driver and its data source.
+type DataSource struct {
+	// Dialect is the database the URL names.
 	Dialect Dialect
-	// DSN is what database/sql's Open takes for the driver. For PostgreSQL it
-	// is the URL as given (it may hold a password: never print it).
+	// DSN is what the driver's Open takes. It may hold a password: never
+	// print it.
 	DSN string
-	// Path is the SQLite file path (empty for PostgreSQL).
+	// Path is the SQLite file path (empty for the other databases).
 	Path string
-	// Display is the URL with any password replaced, safe for messages.
+	// Display is the URL with every credential replaced: safe for messages.
 	Display string
+
+	// secrets are the credentials in the URL, as written and decoded, so
+	// that a driver error echoing them can be scrubbed.
+	secrets []string
 }
 
-// ParseURL understands the database URLs of SPEC section 4:
-// postgres://… and postgresql://… (lib/pq), sqlite:PATH and sqlite:///ABS/PATH.
-func ParseURL(raw string) (Target, error) {
+// credentialParams are query parameters that carry a credential: lib/pq
+// takes password and sslpassword from the query as well as from the user
+// info, and other drivers have similar ones.
+var credentialParams = map[string]bool{"password": true, "sslpassword": true, "passwd": true, "pass": true}
+
+// ParseURL understands the database URLs that dj-database-url and
+// SQLAlchemy users already have: postgres://… and postgresql://…
+// (PostgreSQL), sqlite:PATH, sqlite:///RELATIVE/PATH and
+// sqlite:////ABSOLUTE/PATH (three slashes: relative, four: absolute). The
+// scheme is case-insensitive. Errors match store.ErrInvalidURL and never
+// hold the URL's password.
+func ParseURL(raw string) (DataSource, error) {
 	if strings.TrimSpace(raw) == "" {
-		return Target{}, fmt.Errorf("empty database URL: %w", store.ErrInvalidURL)
+		return DataSource{}, fmt.Errorf("empty database URL: %w", store.ErrInvalidURL)
 	}
 	scheme, rest, ok := strings.Cut(raw, ":")
-	if !ok {
-		return Target{}, fmt.Errorf("database URL %q has no scheme (want postgres://…, postgresql://… or sqlite:PATH): %w", redactLoose(raw), store.ErrInvalidURL)
+	if !ok || scheme == "" || strings.ContainsAny(scheme, "/@?#") {
+		return DataSource{}, fmt.Errorf("the database URL has no scheme (want %s): %w", schemeList(), store.ErrInvalidURL)
 	}
-	switch strings.ToLower(scheme) {
-	case "postgres", "postgresql":
-		u, err := url.Parse(raw)
-		if err != nil {
-			return Target{}, fmt.Errorf("database URL %q does not parse: %w", redactLoose(raw), store.ErrInvalidURL)
-		}
-		if !strings.HasPrefix(rest, "//") {
-			return Target{}, fmt.Errorf("database URL %q: want postgres://[user[:password]@]host[:port]/dbname: %w", u.Redacted(), store.ErrInvalidURL)
-		}
-		if u.Host == "" && u.Query().Get("host") == "" {
-			return Target{}, fmt.Errorf("database URL %q names no host: %w", u.Redacted(), store.ErrInvalidURL)
-		}
-		if p := u.Port(); p != "" {
-			for _, c := range p {
-				if c < '0' || c > '9' {
-					return Target{}, fmt.Errorf("database URL %q: port %q is not a number: %w", u.Redacted(), p, store.ErrInvalidURL)
-				}
+	scheme = strings.ToLower(scheme)
+	var d dialect
+	for _, x := range dialects {
+		for _, s := range x.schemes() {
+			if s == scheme {
+				d = x
 			}
 		}
-		return Target{Dialect: DialectPostgres, DSN: raw, Display: u.Redacted()}, nil
-	case "sqlite", "sqlite3":
-		path := rest
-		if strings.HasPrefix(rest, "//") {
-			// sqlite:///ABS/PATH: an empty host, then an absolute path.
-			after := strings.TrimPrefix(rest, "//")
-			if !strings.HasPrefix(after, "/") {
-				return Target{}, fmt.Errorf("database URL %q: want sqlite:PATH or sqlite:///ABSOLUTE/PATH (no host): %w", raw, store.ErrInvalidURL)
+	}
+	if d == nil {
+		return DataSource{}, fmt.Errorf("database URL scheme %q is not supported (want %s): %w", truncate(scheme, 20), schemeList(), store.ErrInvalidURL)
+	}
+	// The driver gets the scheme in lower case: some compare it exactly and
+	// would otherwise take the URL for another form and echo it whole.
+	normal := scheme + ":" + rest
+	if !strings.HasPrefix(rest, "//") {
+		return d.parseURL(normal, scheme, nil)
+	}
+	if err := checkAuthority(scheme, rest); err != nil {
+		return DataSource{}, err
+	}
+	u, err := url.Parse(normal)
+	if err != nil {
+		// url.Parse's error quotes the whole URL: say what is wrong
+		// without it.
+		return DataSource{}, fmt.Errorf("the %s URL does not parse (%s): %w", scheme, parseProblem(err), store.ErrInvalidURL)
+	}
+	if p := u.Port(); p != "" {
+		for _, c := range p {
+			if c < '0' || c > '9' {
+				return DataSource{}, fmt.Errorf("the %s URL's port is not a number (a password holding '/', '?' or '#' must be percent-encoded): %w", scheme, store.ErrInvalidURL)
 			}
-			path = after
 		}
-		if path == "" {
-			return Target{}, fmt.Errorf("database URL %q names no file: %w", raw, store.ErrInvalidURL)
-		}
-		if strings.ContainsRune(path, 0) {
-			return Target{}, fmt.Errorf("database URL %q: file name holds a NUL byte: %w", raw, store.ErrInvalidURL)
-		}
-		return Target{Dialect: DialectSQLite, Path: path, DSN: sqliteDSN(path, false), Display: "sqlite:" + path}, nil
-	default:
-		return Target{}, fmt.Errorf("database URL scheme %q is not supported (want postgres, postgresql or sqlite): %w", scheme, store.ErrInvalidURL)
 	}
+	return d.parseURL(normal, scheme, u)
 }
 
-// sqliteDSN builds modernc.org/sqlite's URI for a file. mode=rw keeps
-// SQLite from creating a file the user merely named; foreign keys are on
-// (as Django turns them on) so deferred constraints are checked at commit;
-// _txlock=immediate takes the write lock at BEGIN, so a batch never fails
-// half-way on a lock upgrade.
-func sqliteDSN(path string, create bool) string {
-	mode := "rw"
-	if create {
-		mode = "rwc"
+// checkAuthority refuses a URL whose user info seems to hold an unencoded
+// '/', '?' or '#': the parser would take part of the password for the
+// host, show it, and look it up in DNS. An '@' after the authority, other
+// than inside a query value (user=me@host), gives it away.
+func checkAuthority(scheme, rest string) error {
+	after := strings.TrimPrefix(rest, "//")
+	end := strings.IndexAny(after, "/?#")
+	if end < 0 {
+		return nil
 	}
-	esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
-	return "file:" + esc + "?mode=" + mode +
-		"&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_txlock=immediate"
+	tail := after[end:]
+	at := strings.IndexByte(tail, '@')
+	if at < 0 {
+		return nil
+	}
+	if tail[0] == '?' {
+		if eq := strings.IndexByte(tail, '='); eq >= 0 && eq < at && !strings.Contains(tail[:at], "#") {
+			return nil // an '@' inside a query value
+		}
+	}
+	return fmt.Errorf("the %s URL has an '@' after its host: a password holding '/', '?' or '#' must be percent-encoded (%%2F, %%3F, %%23): %w", scheme, store.ErrInvalidURL)
 }
 
-// redactLoose hides anything that looks like a password in a URL that did
-// not parse: everything between "://" and "@".
-func redactLoose(raw string) string {
-	i := strings.Index(raw, "://")
-	j := strings.LastIndex(raw, "@")
-	if i >= 0 && j > i {
-		return raw[:i+3] + "***" + raw[j:]
+func parseProblem(err error) string {
+	var ue *url.Error
+	if e, ok := err.(*url.Error); ok {
+		ue = e
+		err = ue.Err
 	}
-	return raw
+	msg := err.Error()
+	// url's messages quote the offending part, which may be a password.
+	if i := strings.IndexAny(msg, "\"'"); i >= 0 {
+		msg = strings.TrimSpace(msg[:i])
+	}
+	return msg
+}
+
+// redactedDisplay shows a hierarchical URL with its password and every
+// credential-bearing query parameter replaced, built from the parsed parts.
+func redactedDisplay(u *url.URL) (display string, secrets []string) {
+	c := *u
+	c.Fragment, c.RawFragment = "", ""
+	if pw, ok := u.User.Password(); ok {
+		secrets = append(secrets, pw, url.QueryEscape(pw), url.PathEscape(pw))
+		c.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	q := u.Query()
+	for k, vs := range q {
+		if credentialParams[strings.ToLower(k)] {
+			for i, v := range vs {
+				secrets = append(secrets, v, url.QueryEscape(v))
+				vs[i] = "xxxxx"
+			}
+		}
+	}
+	c.RawQuery = q.Encode()
+	return c.String(), secrets
+}
+
+func schemeList() string {
+	var all []string
+	for _, d := range dialects {
+		all = append(all, d.urlForms()...)
+	}
+	return strings.Join(all, ", ")
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
 }

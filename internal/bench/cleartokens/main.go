@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -26,6 +25,7 @@ import (
 
 	"github.com/oauthkit/oauthkit/cleanup"
 	"github.com/oauthkit/oauthkit/store/sqlstore"
+	"github.com/oauthkit/oauthkit/store/sqlstore/sqlstoretest"
 )
 
 const batchSize = 10000
@@ -110,12 +110,13 @@ func runChild(v, u string, now time.Time) error {
 	var deleted int64
 	switch v {
 	case "a", "a-id":
-		st, err := sqlstore.Open(ctx, u)
+		var opts []sqlstore.Option
+		if v == "a-id" {
+			opts = append(opts, sqlstore.WalkByPrimaryKey())
+		}
+		st, err := sqlstore.Open(ctx, u, opts...)
 		if err != nil {
 			return err
-		}
-		if v == "a-id" {
-			st.ForceIDWalk()
 		}
 		rep, err := cleanup.Clear(ctx, cleanup.Options{Store: st, Rules: cleanup.RulesDOT33, RefreshTokenExpire: expire, BatchSize: batchSize, Now: now})
 		if err != nil {
@@ -227,10 +228,9 @@ func seed(base string, n int, now time.Time) (string, string) {
 	u.RawQuery = q.Encode()
 	db := sqlx.MustOpen("postgres", u.String())
 	defer db.Close()
-	_, file, _, _ := runtime.Caller(0)
-	ddl, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "..", "..", "shared", "reference", "dot-3.0.1-postgres.sql"))
+	ddl, err := sqlstoretest.Schema(sqlstore.DialectPostgres, sqlstoretest.DOT301)
 	must(err)
-	db.MustExec(string(ddl))
+	db.MustExec(ddl)
 	db.MustExec(`INSERT INTO auth_user (id, password, is_superuser, username, first_name, last_name, email, is_staff, is_active, date_joined)
 VALUES (1, '!', false, 'u', '', '', '', false, true, $1)`, now)
 	db.MustExec(`INSERT INTO oauth2_provider_application (id, client_id, redirect_uris, client_type, authorization_grant_type, client_secret, name, user_id,

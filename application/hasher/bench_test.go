@@ -3,7 +3,7 @@ package hasher_test
 import (
 	"testing"
 
-	"github.com/oauthkit/oauthkit/hasher"
+	"github.com/oauthkit/oauthkit/application/hasher"
 )
 
 // The cost of storing one secret at Django 5.2's work factor, which is

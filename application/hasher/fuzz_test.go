@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/oauthkit/oauthkit/hasher"
+	"github.com/oauthkit/oauthkit/application/hasher"
 )
 
 // FuzzCheck: any stored string is either checked or refused with one of

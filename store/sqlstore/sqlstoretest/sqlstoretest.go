@@ -1,20 +1,24 @@
-// Package testdb gives tests a fresh database holding the tables of a real
-// django-oauth-toolkit deployment: the schema dumps in shared/reference,
-// loaded into a temporary SQLite file or a private PostgreSQL schema, and
-// small helpers to seed rows the way DOT writes them.
-package testdb
+// Package sqlstoretest is test support for package sqlstore and the code
+// built on it: a fresh database holding the tables of a real
+// django-oauth-toolkit deployment (the schema dumps in testdata/, made by
+// DOT's own migrations, embedded here), loaded into a temporary SQLite file
+// or a private PostgreSQL schema, with helpers that seed and inspect rows
+// the way DOT writes them. Its Env is the storetest.Harness of sqlstore.
+//
+// It is for tests and benchmarks only: it fails the test on any error.
+package sqlstoretest
 
 import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"embed"
 	"encoding/hex"
 	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -24,31 +28,30 @@ import (
 	_ "github.com/lib/pq" // PostgreSQL driver
 	"github.com/stretchr/testify/require"
 
+	"github.com/oauthkit/oauthkit/store"
 	"github.com/oauthkit/oauthkit/store/sqlstore"
+	"github.com/oauthkit/oauthkit/store/storetest"
 )
 
 // Layout is the DOT version whose migrations made the schema.
-type Layout string
+type Layout = storetest.Layout
 
 const (
-	DOT301 Layout = "3.0.1"
-	DOT341 Layout = "3.4.1"
+	DOT301 = storetest.DOT301
+	DOT341 = storetest.DOT341
 )
 
 // Layouts are both DOT generations in use.
-var Layouts = []Layout{DOT301, DOT341}
+var Layouts = storetest.Layouts
 
-// ReferenceDir is shared/reference beside the project.
-func ReferenceDir(t testing.TB) string {
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..")
-	for _, dir := range []string{filepath.Join(root, "..", "shared", "reference"), filepath.Join(root, "shared", "reference")} {
-		if _, err := os.Stat(dir); err == nil {
-			return dir
-		}
-	}
-	t.Fatalf("shared/reference not found beside %s", root)
-	return ""
+//go:embed testdata/*.sql
+var schemas embed.FS
+
+// Schema is the DDL of a real DOT deployment of layout l on database d,
+// from testdata/ (see its README for how each file was made).
+func Schema(d sqlstore.Dialect, l Layout) (string, error) {
+	b, err := schemas.ReadFile(fmt.Sprintf("testdata/dot-%s-%s.sql", l, schemaNames[d]))
+	return string(b), err
 }
 
 // Env is one fresh database.
@@ -98,6 +101,27 @@ func PostgresURL(t testing.TB) string {
 	return u
 }
 
+// backend is how the harness makes and speaks to one kind of database.
+type backend struct {
+	create func(t testing.TB, l Layout) *Env
+	time   func(time.Time) any
+	uuid   func(hex string) string
+}
+
+var backends = map[sqlstore.Dialect]backend{
+	sqlstore.DialectSQLite: {create: newSQLite,
+		time: func(t time.Time) any { return sqlstore.DjangoSQLiteTime(t) }, uuid: func(h string) string { return h }},
+	sqlstore.DialectPostgres: {create: newPostgres,
+		time: func(t time.Time) any { return t.UTC() }, uuid: dashedUUID},
+}
+
+// schemaNames name each database in the testdata file names.
+var schemaNames = map[sqlstore.Dialect]string{sqlstore.DialectSQLite: "sqlite", sqlstore.DialectPostgres: "postgres"}
+
+func dashedUUID(h string) string {
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
 // Dialects lists the databases tests run on.
 var Dialects = []sqlstore.Dialect{sqlstore.DialectSQLite, sqlstore.DialectPostgres}
 
@@ -114,22 +138,26 @@ func ForEach(t *testing.T, fn func(t *testing.T, env *Env)) {
 }
 
 // New makes a fresh database with the reference schema of layout loaded.
-func New(t testing.TB, d sqlstore.Dialect, l Layout) *Env {
+// Options are given to the Store it opens.
+func New(t testing.TB, d sqlstore.Dialect, l Layout, opts ...sqlstore.Option) *Env {
 	t.Helper()
-	if d == sqlstore.DialectPostgres {
-		return newPostgres(t, l)
+	b, ok := backends[d]
+	if !ok {
+		t.Fatalf("sqlstoretest: no harness for dialect %q", d)
 	}
-	return newSQLite(t, l)
+	e := b.create(t, l)
+	e.seq = new(atomic.Int64)
+	s, err := sqlstore.Open(context.Background(), e.URL, opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	e.Store = s
+	return e
 }
 
 func readSchema(t testing.TB, d sqlstore.Dialect, l Layout) string {
-	name := "sqlite"
-	if d == sqlstore.DialectPostgres {
-		name = "postgres"
-	}
-	b, err := os.ReadFile(filepath.Join(ReferenceDir(t), fmt.Sprintf("dot-%s-%s.sql", l, name)))
+	s, err := Schema(d, l)
 	require.NoError(t, err)
-	return string(b)
+	return s
 }
 
 // NewEmptySQLite returns the path of a SQLite file with no tables.
@@ -156,7 +184,7 @@ func newSQLite(t testing.TB, l Layout) *Env {
 		_, err := raw.Exec(stmt)
 		require.NoError(t, err, stmt)
 	}
-	return finish(t, &Env{Dialect: sqlstore.DialectSQLite, Layout: l, URL: "sqlite:" + path, DB: raw})
+	return &Env{Dialect: sqlstore.DialectSQLite, Layout: l, URL: "sqlite:" + path, DB: raw}
 }
 
 func stripComments(s string) string {
@@ -195,16 +223,7 @@ func newPostgres(t testing.TB, l Layout) *Env {
 	t.Cleanup(func() { raw.Close() })
 	_, err = raw.Exec(readSchema(t, sqlstore.DialectPostgres, l))
 	require.NoError(t, err)
-	return finish(t, &Env{Dialect: sqlstore.DialectPostgres, Layout: l, URL: u, DB: raw})
-}
-
-func finish(t testing.TB, e *Env) *Env {
-	e.seq = new(atomic.Int64)
-	s, err := sqlstore.Open(context.Background(), e.URL)
-	require.NoError(t, err)
-	t.Cleanup(func() { s.Close() })
-	e.Store = s
-	return e
+	return &Env{Dialect: sqlstore.DialectPostgres, Layout: l, URL: u, DB: raw}
 }
 
 func randomHex(n int) string {
@@ -214,12 +233,7 @@ func randomHex(n int) string {
 }
 
 // Time converts t to what the database stores (Django's text on SQLite).
-func (e *Env) Time(t time.Time) any {
-	if e.Dialect == sqlstore.DialectSQLite {
-		return sqlstore.DjangoSQLiteTime(t)
-	}
-	return t.UTC()
-}
+func (e *Env) Time(t time.Time) any { return backends[e.Dialect].time(t) }
 
 func (e *Env) insert(t testing.TB, q string, args ...any) int64 {
 	t.Helper()
@@ -308,10 +322,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?`+vals+`)`, args...)
 // IDToken inserts an ID token expiring at expires.
 func (e *Env) IDToken(t testing.TB, expires time.Time) int64 {
 	user, app := e.owner(t)
-	jti := randomHex(16)
-	if e.Dialect == sqlstore.DialectPostgres {
-		jti = jti[:8] + "-" + jti[8:12] + "-" + jti[12:16] + "-" + jti[16:20] + "-" + jti[20:]
-	}
+	jti := backends[e.Dialect].uuid(randomHex(16))
 	now := e.Time(time.Now())
 	return e.insert(t, `INSERT INTO oauth2_provider_idtoken (jti, expires, scope, created, updated, application_id, user_id)
 VALUES (?, ?, 'openid', ?, ?, ?, ?)`, jti, e.Time(expires), now, now, app, user)
@@ -447,3 +458,58 @@ func PostgresURLAs(t testing.TB, user, database string) string {
 
 // Path is the SQLite file of an Env.
 func (e *Env) Path() string { return strings.TrimPrefix(e.URL, "sqlite:") }
+
+// Harness is e as the conformance suite (package storetest) sees it.
+func (e *Env) Harness() storetest.Harness { return harness{e} }
+
+// Opener is a storetest.Opener for dialect d; opts go to the Store.
+func Opener(d sqlstore.Dialect, opts ...sqlstore.Option) storetest.Opener {
+	return func(t *testing.T, l storetest.Layout) storetest.Harness { return New(t, d, l, opts...).Harness() }
+}
+
+type harness struct{ e *Env }
+
+func (h harness) Store() store.Store       { return h.e.Store }
+func (h harness) Layout() storetest.Layout { return h.e.Layout }
+func (h harness) AccessToken(t testing.TB, expires time.Time) int64 {
+	return h.e.AccessToken(t, expires)
+}
+func (h harness) RefreshToken(t testing.TB, at int64, revoked time.Time) int64 {
+	return h.e.RefreshToken(t, at, revoked)
+}
+func (h harness) IDToken(t testing.TB, expires time.Time) int64 { return h.e.IDToken(t, expires) }
+func (h harness) Grant(t testing.TB, expires time.Time) int64   { return h.e.Grant(t, expires) }
+func (h harness) IDs(t testing.TB, table storetest.Table) []int64 {
+	return h.e.IDs(t, string(table))
+}
+
+func (h harness) Link(t testing.TB, table storetest.Table, id int64, column string, value int64) {
+	var v any
+	if value != 0 {
+		v = value
+	}
+	h.e.Link(t, string(table), id, column, v)
+}
+
+func (h harness) Ref(t testing.TB, table storetest.Table, id int64, column string) int64 {
+	return h.e.Int(t, `SELECT `+column+` FROM oauth2_provider_`+string(table)+` WHERE id = ?`, id)
+}
+
+func (h harness) DeleteAllTokens(t testing.TB) {
+	h.e.Exec(t, `UPDATE oauth2_provider_accesstoken SET source_refresh_token_id = NULL, id_token_id = NULL`)
+	for _, tbl := range []string{"refreshtoken", "accesstoken", "idtoken", "grant"} {
+		h.e.Exec(t, `DELETE FROM oauth2_provider_`+tbl)
+	}
+}
+
+func (h harness) DropTable(t testing.TB, role string) {
+	for _, nt := range store.DefaultTables().Named() {
+		if nt.Role == role {
+			h.e.Exec(t, `DROP TABLE `+nt.Name)
+			return
+		}
+	}
+	t.Fatalf("no table role %q", role)
+}
+
+func (h harness) MarkMigrated(t testing.TB, names ...string) { h.e.MarkMigrated(t, names...) }

@@ -33,8 +33,8 @@ const DefaultIterations = 1_000_000
 // SaltLength is the length of the salt Django generates (22 characters).
 const SaltLength = 22
 
-// Alphabet is what Django's get_random_string draws from by default, and
-// what DOT's generators use: a-z A-Z 0-9.
+// Alphabet is what Django's get_random_string draws salts from by default:
+// a-z A-Z 0-9.
 const Alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 var (
@@ -71,10 +71,10 @@ func IsHashed(value string) bool {
 	return ok
 }
 
-// RandomString returns n characters drawn uniformly from Alphabet with a
-// cryptographic source.
-func RandomString(n int) (string, error) {
-	b := make([]byte, n)
+// newSalt draws SaltLength characters uniformly from Alphabet with a
+// cryptographic source, as Django's get_random_string does for salts.
+func newSalt() (string, error) {
+	b := make([]byte, SaltLength)
 	max := big.NewInt(int64(len(Alphabet)))
 	for i := range b {
 		v, err := rand.Int(rand.Reader, max)
@@ -95,7 +95,7 @@ func MakePBKDF2SHA256(password string, iterations int) (string, error) {
 	if iterations < 1 {
 		return "", fmt.Errorf("pbkdf2_sha256: iterations %d must be positive", iterations)
 	}
-	salt, err := RandomString(SaltLength)
+	salt, err := newSalt()
 	if err != nil {
 		return "", err
 	}

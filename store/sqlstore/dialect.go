@@ -1,0 +1,111 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"net/url"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/oauthkit/oauthkit/store"
+)
+
+// Dialect names the SQL dialect a Store speaks.
+type Dialect string
+
+const (
+	DialectPostgres Dialect = "postgres"
+	DialectSQLite   Dialect = "sqlite"
+)
+
+// dialect is everything that differs between databases. Each database
+// has one implementation in its own file set (postgres*.go, sqlite*.go);
+// the rest of the package is written once against this interface, so a
+// new database is a new file set, not a new branch in many places.
+type dialect interface {
+	// name is the Dialect it implements.
+	name() Dialect
+	// schemes are the URL schemes it opens, lower case ("postgres", …).
+	schemes() []string
+	// urlForms shows its URL forms for messages ("postgres://…").
+	urlForms() []string
+	// parseURL reads a URL of one of its schemes: what to hand the driver,
+	// and how to show it. scheme is lower case; u is nil when the URL is not
+	// hierarchical (sqlite:PATH).
+	parseURL(raw, scheme string, u *url.URL) (DataSource, error)
+	// open opens the driver on a parsed data source.
+	open(ds DataSource, cfg config) (*sqlx.DB, error)
+	// driverName is sqlx's name for the bind style ("postgres", "sqlite").
+	driverName() string
+	// recognizes reports whether a *sql.DB handed to New uses its driver.
+	recognizes(d driver.Driver) bool
+
+	// quote quotes a validated, possibly schema-qualified identifier.
+	quote(name string) string
+	// timeArg is how a timestamp is bound for DOT's datetime columns.
+	timeArg(t time.Time) any
+
+	// tableExists reports whether a validated table name exists.
+	tableExists(ctx context.Context, db *sqlx.DB, name string) (bool, error)
+	// readColumns reads a table's columns, nullability and declared lengths.
+	readColumns(ctx context.Context, db *sqlx.DB, table string) ([]column, error)
+	// schema is DOT 3.4.1's DDL with {placeholders} for table names, as
+	// the statements to run in order in one transaction.
+	schema() []string
+	// insertReturningID runs an INSERT and returns the new row's id.
+	insertReturningID(ctx context.Context, db *sqlx.DB, query string, args []any) (int64, error)
+
+	// deleteBatch is the walk: one batch of one deletion rule, in one
+	// transaction, re-checking the rule inside the statements that change rows.
+	deleteBatch(ctx context.Context, s *Store, r boundRule, p store.DeleteBatchParams) (store.DeleteBatchResult, error)
+
+	// lockScope is what, besides the table names, tells one table set from
+	// another in the same server (PostgreSQL: database and schema).
+	lockScope(ctx context.Context, db *sqlx.DB) (string, error)
+	// lock takes the single-runner lock named key.
+	lock(ctx context.Context, s *Store, key string, p store.LockParams) (store.Unlocker, error)
+
+	// isTransient reports a driver error worth retrying.
+	isTransient(err error) bool
+	// isUniqueViolation reports a unique constraint failure.
+	isUniqueViolation(err error) bool
+	// safeMessage is the driver error's text without anything that may
+	// hold a value of the row (PostgreSQL's "Failing row contains …"), and
+	// false when err is not this driver's.
+	safeMessage(err error) (string, bool)
+}
+
+// dialects are the databases sqlstore speaks.
+var dialects = []dialect{postgresDialect{}, sqliteDialect{}}
+
+func dialectNamed(d Dialect) (dialect, bool) {
+	for _, x := range dialects {
+		if x.name() == d {
+			return x, true
+		}
+	}
+	return nil, false
+}
+
+// column is what the store learns of one table column.
+type column struct {
+	Name    string
+	NotNull bool
+	MaxLen  int // 0: no limit
+}
+
+// rowsToColumns collects catalog rows scanned by scan.
+func rowsToColumns(rows *sql.Rows, scan func(*sql.Rows) (column, error)) ([]column, error) {
+	defer rows.Close()
+	var cols []column
+	for rows.Next() {
+		c, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		cols = append(cols, c)
+	}
+	return cols, rows.Err()
+}

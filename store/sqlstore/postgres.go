@@ -1,0 +1,323 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/oauthkit/oauthkit/store"
+)
+
+// postgresDialect is PostgreSQL through lib/pq.
+type postgresDialect struct {
+	// version is read once per store (the Store is shared between
+	// goroutines).
+	version *pgVersion
+}
+
+type pgVersion struct {
+	once sync.Once
+	num  int
+	err  error
+}
+
+func (postgresDialect) fresh() dialect { return postgresDialect{version: &pgVersion{}} }
+
+func (postgresDialect) name() Dialect      { return DialectPostgres }
+func (postgresDialect) schemes() []string  { return []string{"postgres", "postgresql"} }
+func (postgresDialect) urlForms() []string { return []string{"postgres://…", "postgresql://…"} }
+func (postgresDialect) driverName() string { return "postgres" }
+
+func (postgresDialect) recognizes(d driver.Driver) bool { _, ok := d.(*pq.Driver); return ok }
+
+func (postgresDialect) parseURL(raw, scheme string, u *url.URL) (DataSource, error) {
+	if u == nil {
+		return DataSource{}, fmt.Errorf("the %s URL wants the form postgres://[user[:password]@]host[:port]/dbname: %w", scheme, store.ErrInvalidURL)
+	}
+	display, secrets := redactedDisplay(u)
+	if u.Host == "" && u.Query().Get("host") == "" {
+		return DataSource{}, fmt.Errorf("database URL %q names no host: %w", display, store.ErrInvalidURL)
+	}
+	return DataSource{Dialect: DialectPostgres, DSN: raw, Display: display, secrets: secrets}, nil
+}
+
+func (postgresDialect) open(ds DataSource, _ config) (*sqlx.DB, error) {
+	db, err := sql.Open("postgres", ds.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", ds.Display, scrubSecrets(err, ds.secrets))
+	}
+	return sqlx.NewDb(db, "postgres"), nil
+}
+
+func (postgresDialect) quote(name string) string { return quoteWith(name, `"`) }
+
+// quoteWith quotes each part of a validated, possibly schema-qualified name.
+func quoteWith(name, q string) string {
+	parts := strings.Split(name, ".")
+	for i, p := range parts {
+		parts[i] = q + strings.ReplaceAll(p, q, q+q) + q
+	}
+	return strings.Join(parts, ".")
+}
+
+func (postgresDialect) timeArg(t time.Time) any { return t.UTC() }
+
+func (d postgresDialect) tableExists(ctx context.Context, db *sqlx.DB, name string) (bool, error) {
+	var ok bool
+	err := db.GetContext(ctx, &ok, `SELECT to_regclass($1) IS NOT NULL`, d.quote(name))
+	return ok, err
+}
+
+func (d postgresDialect) readColumns(ctx context.Context, db *sqlx.DB, table string) ([]column, error) {
+	rows, err := db.QueryContext(ctx, `
+SELECT a.attname, a.attnotnull, CASE WHEN a.atttypmod > 4 AND t.typname IN ('varchar','bpchar') THEN a.atttypmod - 4 ELSE 0 END
+FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`, d.quote(table))
+	if err != nil {
+		return nil, err
+	}
+	return rowsToColumns(rows, func(r *sql.Rows) (column, error) {
+		var c column
+		return c, r.Scan(&c.Name, &c.NotNull, &c.MaxLen)
+	})
+}
+
+func (postgresDialect) insertReturningID(ctx context.Context, db *sqlx.DB, query string, args []any) (int64, error) {
+	var id int64
+	err := db.QueryRowxContext(ctx, db.Rebind(query+" RETURNING id"), args...).Scan(&id)
+	return id, err
+}
+
+func (postgresDialect) isTransient(err error) bool {
+	var pqErr *pq.Error
+	if !errors.As(err, &pqErr) {
+		return false
+	}
+	code := string(pqErr.Code)
+	switch {
+	case code == "40001", code == "40P01": // serialization failure, deadlock
+		return true
+	case code == "55P03", code == "57014": // lock not available, statement timeout / cancelled
+		return true
+	case strings.HasPrefix(code, "08"): // connection exception
+		return true
+	case code == "57P01", code == "57P02", code == "57P03": // admin shutdown, crash shutdown, cannot connect now
+		return true
+	}
+	return false
+}
+
+func (postgresDialect) isUniqueViolation(err error) bool {
+	var pqErr *pq.Error
+	return errors.As(err, &pqErr) && pqErr.Code == "23505"
+}
+
+// safeMessage keeps PostgreSQL's message and code, not its detail, which
+// may quote the failing row.
+func (postgresDialect) safeMessage(err error) (string, bool) {
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) {
+		return fmt.Sprintf("pq: %s (%s)", pqErr.Message, pqErr.Code), true
+	}
+	return "", false
+}
+
+// serverVersion is server_version_num, read once.
+func (d postgresDialect) serverVersion(ctx context.Context, db *sqlx.DB) (int, error) {
+	d.version.once.Do(func() {
+		d.version.err = db.GetContext(ctx, &d.version.num, `SELECT current_setting('server_version_num')::int`)
+	})
+	return d.version.num, d.version.err
+}
+
+// deleteBatch: every batch is one statement, so one transaction, and the
+// condition is re-checked by the DELETE itself. The statement reports how
+// many rows it deleted and where the walk stands, so memory stays flat.
+//
+// On PostgreSQL 14 and later the walk goes by physical position (ctid)
+// through a window of pages: a TID Range Scan reads only the pages of the
+// window, in order, so the whole run reads each table about once, like the
+// single unbatched DELETE would, with no index on expires or revoked. The
+// window adapts to how dense the matches are, so a batch holds close to Max
+// rows; ORDER BY ctid keeps the walk exact whatever plan the server picks.
+// A row that a live server updates gets a new ctid; the DELETE then no
+// longer matches it, so it is left for the next run rather than deleted
+// on stale information.
+func (d postgresDialect) deleteBatch(ctx context.Context, s *Store, r boundRule, p store.DeleteBatchParams) (store.DeleteBatchResult, error) {
+	v, err := d.serverVersion(ctx, s.db)
+	if err != nil {
+		return store.DeleteBatchResult{}, err
+	}
+	if s.walkByID || v < 140000 {
+		return d.idBatch(ctx, s, r, p)
+	}
+	cur, err := parseTIDCursor(p.After)
+	if err != nil {
+		return store.DeleteBatchResult{}, err
+	}
+	hiBlock := cur.block + cur.window
+	with := pgBatchCTEs(r, `t.ctid AS k FROM `+r.table+` AS t WHERE t.ctid > ?::tid AND t.ctid < ?::tid AND `+r.cond+` ORDER BY t.ctid LIMIT ?`,
+		`t.ctid = ANY (ARRAY(SELECT k FROM batch))`)
+	q := s.db.Rebind(with + `
+SELECT (SELECT count(*) FROM del), (SELECT count(*) FROM batch), COALESCE((SELECT max(k) FROM batch)::text, ''),
+       pg_relation_size(?::regclass) / current_setting('block_size')::bigint`)
+	args := []any{fmt.Sprintf("(%d,%d)", cur.block, cur.offset), fmt.Sprintf("(%d,0)", hiBlock)}
+	args = append(append(append(args, r.args...), p.Max), r.args...)
+	args = append(args, r.table)
+
+	var deleted, selected, nblocks int64
+	var maxKey string
+	if err := s.db.QueryRowxContext(ctx, q, args...).Scan(&deleted, &selected, &maxKey, &nblocks); err != nil {
+		return store.DeleteBatchResult{}, err
+	}
+	next := cur
+	switch {
+	case selected >= int64(p.Max):
+		// The window held more matches than a batch: go on right after the
+		// last one taken, and look at fewer pages next time.
+		b, o, err := parseTID(maxKey)
+		if err != nil {
+			return store.DeleteBatchResult{}, err
+		}
+		next.block, next.offset = b, o
+		next.window = max(1, cur.window*3/4)
+	default:
+		// The whole window was examined: move past it, and widen the next
+		// window in proportion to how sparse the matches were.
+		next.block, next.offset = hiBlock, 0
+		switch {
+		case selected == 0:
+			next.window = cur.window * 4
+		case selected < int64(p.Max)/2:
+			next.window = min(cur.window*4, cur.window*int64(p.Max)/selected)
+		}
+	}
+	next.window = min(next.window, maxWindowPages)
+	done := selected < int64(p.Max) && hiBlock >= nblocks
+	return store.DeleteBatchResult{Deleted: deleted, Next: next.String(), Done: done}, nil
+}
+
+// maxWindowPages bounds the pages one batch scans (1 GiB of 8 KiB pages).
+const maxWindowPages = 1 << 17
+
+// pgBatchCTEs builds "WITH batch AS (...), del AS (...)[, nulled AS (...)]".
+// The batch is materialized once; the DELETE re-checks the condition.
+func pgBatchCTEs(r boundRule, batchSelect, delMatch string) string {
+	var b strings.Builder
+	b.WriteString("WITH batch AS MATERIALIZED (SELECT " + batchSelect + "),\n")
+	b.WriteString("del AS (DELETE FROM " + r.table + " AS t WHERE " + delMatch + " AND " + r.cond + " RETURNING t.id)")
+	if r.nullTable != "" {
+		b.WriteString(",\nnulled AS (UPDATE " + r.nullTable + " SET " + r.nullColumn + " = NULL WHERE " + r.nullColumn + " IN (SELECT id FROM del))")
+	}
+	return b.String()
+}
+
+// idBatch walks by primary key: for servers without TID Range Scan.
+func (postgresDialect) idBatch(ctx context.Context, s *Store, r boundRule, p store.DeleteBatchParams) (store.DeleteBatchResult, error) {
+	after, err := parseIDCursor(p.After)
+	if err != nil {
+		return store.DeleteBatchResult{}, err
+	}
+	with := pgBatchCTEs(r, `t.id AS k FROM `+r.table+` AS t WHERE t.id > ? AND `+r.cond+` ORDER BY t.id LIMIT ?`,
+		`t.id IN (SELECT k FROM batch)`)
+	q := s.db.Rebind(with + `
+SELECT (SELECT count(*) FROM del), (SELECT count(*) FROM batch), COALESCE((SELECT max(k) FROM batch), ?)`)
+	args := append(append(append(append([]any{after}, r.args...), p.Max), r.args...), after)
+	var deleted, selected, maxKey int64
+	if err := s.db.QueryRowxContext(ctx, q, args...).Scan(&deleted, &selected, &maxKey); err != nil {
+		return store.DeleteBatchResult{}, err
+	}
+	return store.DeleteBatchResult{Deleted: deleted, Next: idCursor(maxKey), Done: selected < int64(p.Max)}, nil
+}
+
+// tidCursor is the PostgreSQL walk's position: strictly after (block,
+// offset), looking at window pages from block on.
+type tidCursor struct{ block, offset, window int64 }
+
+const initialWindowPages = 64
+
+func (c tidCursor) String() store.Cursor {
+	return store.Cursor(fmt.Sprintf("tid:%d:%d:%d", c.block, c.offset, c.window))
+}
+
+func parseTIDCursor(c store.Cursor) (tidCursor, error) {
+	if c == "" {
+		return tidCursor{window: initialWindowPages}, nil
+	}
+	var cur tidCursor
+	if _, err := fmt.Sscanf(string(c), "tid:%d:%d:%d", &cur.block, &cur.offset, &cur.window); err != nil || cur.window <= 0 {
+		return tidCursor{}, fmt.Errorf("bad cursor %q for PostgreSQL", c)
+	}
+	return cur, nil
+}
+
+// parseTID reads PostgreSQL's text form of a tid, "(block,offset)".
+func parseTID(s string) (int64, int64, error) {
+	var b, o int64
+	if _, err := fmt.Sscanf(s, "(%d,%d)", &b, &o); err != nil {
+		return 0, 0, fmt.Errorf("unexpected tid %q from the server", s)
+	}
+	return b, o, nil
+}
+
+// lockScope: the same table names in two databases or schemas are two
+// table sets.
+func (postgresDialect) lockScope(ctx context.Context, db *sqlx.DB) (string, error) {
+	var scope sql.NullString
+	err := db.GetContext(ctx, &scope, `SELECT current_database() || '.' || current_schema()`)
+	return scope.String, err
+}
+
+// lock holds a session-level advisory lock on a connection of its own:
+// the server releases it if this process dies, so a killed cleaner never
+// leaves the lock behind.
+func (postgresDialect) lock(ctx context.Context, s *Store, key string, p store.LockParams) (store.Unlocker, error) {
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	id := int64(h.Sum64())
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if p.Wait {
+		_, err = conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, id)
+	} else {
+		var got bool
+		if err = conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, id).Scan(&got); err == nil && !got {
+			conn.Close()
+			return nil, store.ErrLocked
+		}
+	}
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return pgUnlocker{conn: conn, id: id}, nil
+}
+
+type pgUnlocker struct {
+	conn *sql.Conn
+	id   int64
+}
+
+func (u pgUnlocker) Unlock() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := u.conn.ExecContext(ctx, `SELECT pg_advisory_unlock($1)`, u.id)
+	// Closing the connection ends the session, which releases the lock even
+	// if the unlock statement failed.
+	if cerr := u.conn.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

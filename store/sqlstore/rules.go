@@ -1,0 +1,139 @@
+package sqlstore
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/oauthkit/oauthkit/store"
+)
+
+// tableRole names one of the tables a Store works on.
+type tableRole int
+
+const (
+	roleApplication tableRole = iota
+	roleAccess
+	roleRefresh
+	roleIDToken
+	roleGrant
+	roleUser
+	roleMigrations
+)
+
+// fk is a foreign key: column of table points at the id of another row.
+type fk struct {
+	table  tableRole
+	column string
+}
+
+// rule is one deletion target of DOT's cleartokens as SQL. It is the one
+// place the conditions are written: DeleteBatch and CountMatches both
+// build their SQL from it, so a dry run cannot drift from a real one.
+type rule struct {
+	table tableRole
+	// own is the condition on the row itself (aliased al); sub is an alias
+	// free for a subquery. It holds one "?" for the cutoff when usesCutoff.
+	own        func(s *Store, al, sub string) string
+	usesCutoff bool
+	// keptWhileReferenced: the row stays while a row of that table points
+	// at it (an access token with a refresh token, an ID token with an
+	// access token).
+	keptWhileReferenced *fk
+	// setNull is Django's SET_NULL: rows pointing at a deleted row through
+	// this key get NULL there, in the same transaction, because DOT's
+	// foreign keys have no ON DELETE action.
+	setNull *fk
+}
+
+var sourceRefreshToken = &fk{roleAccess, "source_refresh_token_id"}
+
+var rules = map[store.Target]rule{
+	store.RefreshRevokedBefore: {table: roleRefresh, usesCutoff: true, setNull: sourceRefreshToken,
+		own: func(_ *Store, al, _ string) string { return al + ".revoked < ?" }},
+	store.RefreshRevokedAtOrBefore: {table: roleRefresh, usesCutoff: true, setNull: sourceRefreshToken,
+		own: func(_ *Store, al, _ string) string { return al + ".revoked <= ?" }},
+	store.RefreshOrphaned: {table: roleRefresh, setNull: sourceRefreshToken,
+		own: func(_ *Store, al, _ string) string {
+			return al + ".revoked IS NULL AND " + al + ".access_token_id IS NULL"
+		}},
+	// DOT ≤ 3.3 does not look at revoked here.
+	store.RefreshAccessExpiredBefore: {table: roleRefresh, usesCutoff: true, setNull: sourceRefreshToken,
+		own: func(s *Store, al, sub string) string {
+			return "EXISTS (SELECT 1 FROM " + s.q(roleAccess) + " " + sub + " WHERE " + sub + ".id = " + al + ".access_token_id AND " + sub + ".expires < ?)"
+		}},
+	store.RefreshLiveAccessExpiredAtOrBefore: {table: roleRefresh, usesCutoff: true, setNull: sourceRefreshToken,
+		own: func(s *Store, al, sub string) string {
+			return al + ".revoked IS NULL AND EXISTS (SELECT 1 FROM " + s.q(roleAccess) + " " + sub + " WHERE " + sub + ".id = " + al + ".access_token_id AND " + sub + ".expires <= ?)"
+		}},
+	// Django would also set refreshtoken.access_token_id to NULL for a
+	// deleted access token; keptWhileReferenced, re-checked by the delete
+	// itself, means there is none, so that update is left out. Likewise an
+	// ID token's CASCADE to its access token cannot apply.
+	store.AccessExpiredBefore: {table: roleAccess, usesCutoff: true, keptWhileReferenced: &fk{roleRefresh, "access_token_id"},
+		own: func(_ *Store, al, _ string) string { return al + ".expires < ?" }},
+	store.IDTokenExpiredBefore: {table: roleIDToken, usesCutoff: true, keptWhileReferenced: &fk{roleAccess, "id_token_id"},
+		own: func(_ *Store, al, _ string) string { return al + ".expires < ?" }},
+	store.GrantExpiredBefore: {table: roleGrant, usesCutoff: true,
+		own: func(_ *Store, al, _ string) string { return al + ".expires < ?" }},
+}
+
+// boundRule is a rule for one batch: the SQL of its condition on the
+// table aliased "t", with the arguments of its placeholders.
+type boundRule struct {
+	target    store.Target
+	table     string // quoted
+	tableName string // as configured, for messages
+	cond      string
+	args      []any
+	// nullTable and nullColumn are the SET_NULL, when the rule has one.
+	nullTable, nullColumn string
+}
+
+func (s *Store) bind(step store.Step) (boundRule, error) {
+	r, ok := rules[step.Target]
+	if !ok {
+		return boundRule{}, fmt.Errorf("unknown deletion target %d", int(step.Target))
+	}
+	b := boundRule{target: step.Target, table: s.q(r.table), tableName: s.name(r.table)}
+	b.cond = s.where(step, nil, "t", 0, &b.args)
+	if r.setNull != nil {
+		b.nullTable, b.nullColumn = s.q(r.setNull.table), r.setNull.column
+	}
+	return b, nil
+}
+
+// where is the SQL condition that holds for the rows of step's table
+// (aliased al) that the step deletes once the earlier steps of the same
+// run have run: rows an earlier step deletes neither count as pointing at
+// a row nor are deleted again. With no earlier steps it is the condition
+// a batch re-checks. Arguments are appended to args in placeholder order.
+func (s *Store) where(step store.Step, earlier []store.Step, al string, depth int, args *[]any) string {
+	r := rules[step.Target]
+	d := strconv.Itoa(depth + 1)
+	cond := r.own(s, al, "j"+d)
+	if r.usesCutoff {
+		*args = append(*args, s.d.timeArg(step.Cutoff))
+	}
+	for i, e := range earlier {
+		if rules[e.Target].table == r.table && e.Target != step.Target {
+			cond += " AND NOT " + s.definitely(e, earlier[:i], al, depth, args)
+		}
+	}
+	if k := r.keptWhileReferenced; k != nil {
+		x := "k" + d
+		cond += " AND NOT EXISTS (SELECT 1 FROM " + s.q(k.table) + " " + x + " WHERE " + x + "." + k.column + " = " + al + ".id"
+		for i, e := range earlier {
+			if rules[e.Target].table == k.table {
+				cond += " AND NOT " + s.definitely(e, earlier[:i], x, depth+1, args)
+			}
+		}
+		cond += ")"
+	}
+	return cond
+}
+
+// definitely is where with SQL's NULL read as false: "revoked < x" is NULL
+// for a token never revoked, and NOT of NULL would drop the row too.
+func (s *Store) definitely(step store.Step, earlier []store.Step, al string, depth int, args *[]any) string {
+	return "COALESCE((" + s.where(step, earlier, al, depth, args) + "), FALSE)"
+}

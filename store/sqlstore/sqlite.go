@@ -1,0 +1,209 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"modernc.org/sqlite"
+
+	"github.com/oauthkit/oauthkit/store"
+)
+
+// sqliteDialect is SQLite through modernc.org/sqlite (pure Go).
+type sqliteDialect struct{}
+
+func (sqliteDialect) name() Dialect      { return DialectSQLite }
+func (sqliteDialect) schemes() []string  { return []string{"sqlite", "sqlite3"} }
+func (sqliteDialect) urlForms() []string { return []string{"sqlite:PATH"} }
+func (sqliteDialect) driverName() string { return "sqlite" }
+
+func (sqliteDialect) recognizes(d driver.Driver) bool { _, ok := d.(*sqlite.Driver); return ok }
+
+// parseURL takes sqlite:PATH and sqlite:///ABSOLUTE/PATH.
+func (sqliteDialect) parseURL(raw, scheme string, u *url.URL) (DataSource, error) {
+	rest := strings.TrimPrefix(raw, scheme+":")
+	path := rest
+	if strings.HasPrefix(rest, "//") {
+		after := strings.TrimPrefix(rest, "//")
+		if !strings.HasPrefix(after, "/") {
+			return DataSource{}, fmt.Errorf("database URL %q names a host; want sqlite:PATH or sqlite:///ABSOLUTE/PATH: %w", truncate(raw, 80), store.ErrInvalidURL)
+		}
+		path = after
+	}
+	if path == "" {
+		return DataSource{}, fmt.Errorf("database URL %q names no file: %w", truncate(raw, 80), store.ErrInvalidURL)
+	}
+	if strings.ContainsRune(path, 0) {
+		return DataSource{}, fmt.Errorf("the sqlite URL's file name holds a NUL byte: %w", store.ErrInvalidURL)
+	}
+	return DataSource{Dialect: DialectSQLite, Path: path, DSN: sqliteDSN(path, false), Display: "sqlite:" + path}, nil
+}
+
+func (sqliteDialect) open(ds DataSource, cfg config) (*sqlx.DB, error) {
+	if !cfg.allowCreate {
+		if _, err := os.Stat(ds.Path); err != nil {
+			return nil, fmt.Errorf("open %s: %w", ds.Display, err)
+		}
+	}
+	db, err := sql.Open("sqlite", sqliteDSN(ds.Path, cfg.allowCreate))
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", ds.Display, err)
+	}
+	// One writer at a time is all SQLite allows; one connection also
+	// keeps per-connection pragmas uniform.
+	db.SetMaxOpenConns(1)
+	return sqlx.NewDb(db, "sqlite"), nil
+}
+
+// sqliteDSN builds modernc.org/sqlite's URI for a file. mode=rw keeps
+// SQLite from creating a file the user merely named; foreign keys are on
+// (as Django turns them on) so deferred constraints are checked at commit;
+// _txlock=immediate takes the write lock at BEGIN, so a batch never fails
+// half-way on a lock upgrade.
+func sqliteDSN(path string, create bool) string {
+	mode := "rw"
+	if create {
+		mode = "rwc"
+	}
+	esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	return "file:" + esc + "?mode=" + mode +
+		"&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_txlock=immediate"
+}
+
+func (sqliteDialect) quote(name string) string { return quoteWith(name, `"`) }
+
+// timeArg: Django stores SQLite timestamps as UTC text in Python's
+// str(datetime) form and compares them as text, so a cutoff must be
+// written the same way or the comparison is wrong.
+func (sqliteDialect) timeArg(t time.Time) any { return DjangoSQLiteTime(t) }
+
+func (d sqliteDialect) tableExists(ctx context.Context, db *sqlx.DB, name string) (bool, error) {
+	schema, table := splitQualified(name)
+	master := "sqlite_master"
+	if schema != "" {
+		master = d.quote(schema) + ".sqlite_master"
+	}
+	var n int
+	err := db.GetContext(ctx, &n, `SELECT count(*) FROM `+master+` WHERE type = 'table' AND name = ?`, table)
+	return n > 0, err
+}
+
+var varcharLen = regexp.MustCompile(`(?i)^\s*(?:var)?char(?:acter)?(?:\s+varying)?\s*\((\d+)\)`)
+
+func (d sqliteDialect) readColumns(ctx context.Context, db *sqlx.DB, table string) ([]column, error) {
+	schema, bare := splitQualified(table)
+	prefix := ""
+	if schema != "" {
+		prefix = d.quote(schema) + "."
+	}
+	rows, err := db.QueryContext(ctx, `PRAGMA `+prefix+`table_info(`+d.quote(bare)+`)`)
+	if err != nil {
+		return nil, err
+	}
+	return rowsToColumns(rows, func(r *sql.Rows) (column, error) {
+		var cid, notnull, pk int
+		var name, typ string
+		var dflt sql.NullString
+		if err := r.Scan(&cid, &name, &typ, &notnull, &dflt, &pk); err != nil {
+			return column{}, err
+		}
+		c := column{Name: name, NotNull: notnull == 1}
+		if m := varcharLen.FindStringSubmatch(typ); m != nil {
+			c.MaxLen, _ = strconv.Atoi(m[1])
+		}
+		return c, nil
+	})
+}
+
+func (sqliteDialect) insertReturningID(ctx context.Context, db *sqlx.DB, query string, args []any) (int64, error) {
+	var id int64
+	err := db.QueryRowxContext(ctx, query+" RETURNING id", args...).Scan(&id)
+	return id, err
+}
+
+func (sqliteDialect) isTransient(err error) bool {
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		switch sqErr.Code() & 0xff {
+		case 5, 6: // SQLITE_BUSY, SQLITE_LOCKED
+			return true
+		}
+	}
+	return false
+}
+
+func (sqliteDialect) isUniqueViolation(err error) bool {
+	var sqErr *sqlite.Error
+	// SQLITE_CONSTRAINT_UNIQUE (2067) and SQLITE_CONSTRAINT_PRIMARYKEY (1555).
+	return errors.As(err, &sqErr) && (sqErr.Code() == 2067 || sqErr.Code() == 1555)
+}
+
+// safeMessage: SQLite's messages name no values.
+func (sqliteDialect) safeMessage(err error) (string, bool) {
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		return sqErr.Error(), true
+	}
+	return "", false
+}
+
+// deleteBatch walks the table in rowid (id) order. SQLite takes the write
+// lock at BEGIN (_txlock=immediate), so nothing changes between the
+// statements of a batch: find the id range of the next Max matches, null
+// the references to them, delete them.
+func (sqliteDialect) deleteBatch(ctx context.Context, s *Store, r boundRule, p store.DeleteBatchParams) (store.DeleteBatchResult, error) {
+	after, err := parseIDCursor(p.After)
+	if err != nil {
+		return store.DeleteBatchResult{}, err
+	}
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return store.DeleteBatchResult{}, err
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+
+	var n int64
+	var hi sql.NullInt64
+	q := `SELECT count(*), max(id) FROM (SELECT t.id AS id FROM ` + r.table + ` AS t WHERE t.id > ? AND ` + r.cond + ` ORDER BY t.id LIMIT ?)`
+	args := append(append([]any{after}, r.args...), p.Max)
+	if err := tx.QueryRowxContext(ctx, q, args...).Scan(&n, &hi); err != nil {
+		return store.DeleteBatchResult{}, err
+	}
+	if n == 0 {
+		return store.DeleteBatchResult{Next: p.After, Done: true}, tx.Commit()
+	}
+	rangeArgs := append([]any{after, hi.Int64}, r.args...)
+	inRange := `t.id > ? AND t.id <= ? AND ` + r.cond
+	if r.nullTable != "" {
+		u := `UPDATE ` + r.nullTable + ` SET ` + r.nullColumn + ` = NULL WHERE ` + r.nullColumn +
+			` IN (SELECT t.id FROM ` + r.table + ` AS t WHERE ` + inRange + `)`
+		if _, err := tx.ExecContext(ctx, u, rangeArgs...); err != nil {
+			return store.DeleteBatchResult{}, err
+		}
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM `+r.table+` AS t WHERE `+inRange, rangeArgs...)
+	if err != nil {
+		return store.DeleteBatchResult{}, err
+	}
+	deleted, err := res.RowsAffected()
+	if err != nil {
+		return store.DeleteBatchResult{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return store.DeleteBatchResult{}, err
+	}
+	return store.DeleteBatchResult{Deleted: deleted, Next: idCursor(hi.Int64), Done: n < int64(p.Max)}, nil
+}
+
+// lockScope: a SQLite file holds one table set per name.
+func (sqliteDialect) lockScope(context.Context, *sqlx.DB) (string, error) { return "", nil }
