@@ -120,8 +120,8 @@ func (spec Spec) Validate() error {
 	if spec.Settings.ClientSecretLength < 0 {
 		return fmt.Errorf("client secret length %d: must not be negative: %w", spec.Settings.ClientSecretLength, ErrInvalidSpec)
 	}
-	if spec.Settings.HasherIterations < 0 {
-		return fmt.Errorf("hasher iterations %d: must not be negative: %w", spec.Settings.HasherIterations, ErrInvalidSpec)
+	if n := spec.Settings.HasherIterations; n < 0 || n > hasher.MaxPBKDF2Iterations {
+		return fmt.Errorf("hasher iterations %d: want 1 to %d (0: Django's default): %w", n, hasher.MaxPBKDF2Iterations, ErrInvalidSpec)
 	}
 	if spec.IfNotExists && spec.ClientID == "" {
 		return fmt.Errorf("if-not-exists needs a client_id to look for: %w", ErrInvalidSpec)

@@ -82,13 +82,13 @@ func TestCreateWithDefaults(t *testing.T) {
 			assert.EqualValues(t, 1, e.Int(t, `SELECT count(*) FROM oauth2_provider_application WHERE registration_source = 'manual' AND cimd_expires_at IS NULL`))
 		}
 
-		ok, err = application.VerifyClientSecret(ctx, e.Store, c.ClientID, c.ClientSecret)
+		_, ok, err = application.VerifyClientSecret(ctx, e.Store, c.ClientID, c.ClientSecret)
 		require.NoError(t, err)
 		assert.True(t, ok)
-		ok, err = application.VerifyClientSecret(ctx, e.Store, c.ClientID, c.ClientSecret[:127])
+		_, ok, err = application.VerifyClientSecret(ctx, e.Store, c.ClientID, c.ClientSecret[:127])
 		require.NoError(t, err)
 		assert.False(t, ok)
-		ok, err = application.VerifyClientSecret(ctx, e.Store, "nobody", c.ClientSecret)
+		_, ok, err = application.VerifyClientSecret(ctx, e.Store, "nobody", c.ClientSecret)
 		require.NoError(t, err)
 		assert.False(t, ok)
 	})
@@ -114,7 +114,7 @@ func TestCreateWithEverything(t *testing.T) {
 		assert.Equal(t, "https://app.example.com/bye", r.PostLogout)
 		assert.True(t, r.Skip)
 		assert.Equal(t, "RS256", r.Algorithm)
-		ok, err := application.VerifyClientSecret(ctx, e.Store, "my-client", "given-secret")
+		_, ok, err := application.VerifyClientSecret(ctx, e.Store, "my-client", "given-secret")
 		require.NoError(t, err)
 		assert.True(t, ok)
 	})
@@ -130,7 +130,7 @@ func TestSecretStorage(t *testing.T) {
 		r := readRow(t, e, "plain")
 		assert.Equal(t, "plain-secret", r.ClientSecret)
 		assert.False(t, r.Hash)
-		ok, err := application.VerifyClientSecret(ctx, e.Store, "plain", "plain-secret")
+		_, ok, err := application.VerifyClientSecret(ctx, e.Store, "plain", "plain-secret")
 		require.NoError(t, err)
 		assert.True(t, ok)
 		// Already hashed: stored as is, as DOT does.
@@ -139,7 +139,7 @@ func TestSecretStorage(t *testing.T) {
 		_, err = application.CreateApplication(ctx, fast(application.Spec{Store: e.Store, ClientType: "confidential", GrantType: "password", ClientID: "pre", ClientSecret: pre}))
 		require.NoError(t, err)
 		assert.Equal(t, pre, readRow(t, e, "pre").ClientSecret)
-		ok, err = application.VerifyClientSecret(ctx, e.Store, "pre", "pre-hashed")
+		_, ok, err = application.VerifyClientSecret(ctx, e.Store, "pre", "pre-hashed")
 		require.NoError(t, err)
 		assert.True(t, ok)
 		// The work factor is settable.
@@ -177,6 +177,9 @@ func TestValidationRules(t *testing.T) {
 		{"HS256 implicit", application.Spec{ClientType: "confidential", GrantType: "implicit", RedirectURIs: "https://a.example/cb", Algorithm: "HS256", NoHashClientSecret: true}, []string{"algorithm"}, "implicit"},
 		{"HS256 hashed", application.Spec{ClientType: "confidential", GrantType: "password", Algorithm: "HS256"}, []string{"hash_client_secret"}, "--no-hash-client-secret"},
 		{"HS256 pre-hashed secret", application.Spec{ClientType: "confidential", GrantType: "password", Algorithm: "HS256", NoHashClientSecret: true, ClientSecret: "pbkdf2_sha256$1$a$b"}, []string{"client_secret"}, "already a password hash"},
+		{"pre-hashed, costly argon2", application.Spec{ClientType: "confidential", GrantType: "password", ClientSecret: "argon2$argon2id$v=19$m=4294967295,t=2,p=8$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"}, []string{"client_secret"}, "out of range"},
+		{"pre-hashed, costly scrypt", application.Spec{ClientType: "confidential", GrantType: "password", ClientSecret: "scrypt$1073741824$salt$8$1$aGFzaA=="}, []string{"client_secret"}, "out of range"},
+		{"pre-hashed, malformed", application.Spec{ClientType: "confidential", GrantType: "password", ClientSecret: "pbkdf2_sha256$1junk$salt$aGFzaA=="}, []string{"client_secret"}, "cannot be verified"},
 		{"user not integer", application.Spec{ClientType: "public", GrantType: "password", User: "admin"}, []string{"user"}, `"admin" is not a user id`},
 		{"user missing", application.Spec{ClientType: "public", GrantType: "password", User: "4242"}, []string{"user"}, "no user with id 4242"},
 		{"name too long", application.Spec{ClientType: "public", GrantType: "password", Name: long(256)}, []string{"name"}, "at most 255"},

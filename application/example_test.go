@@ -39,9 +39,9 @@ func ExampleCreateApplication() {
 	fmt.Printf("New application %s created successfully.\n", created.DisplayName())
 	fmt.Println("generated secret length:", len(created.ClientSecret))
 
-	ok, _ := application.VerifyClientSecret(ctx, st, "billing-service", created.ClientSecret)
+	_, ok, _ := application.VerifyClientSecret(ctx, st, "billing-service", created.ClientSecret)
 	fmt.Println("right secret:", ok)
-	ok, _ = application.VerifyClientSecret(ctx, st, "billing-service", "guess")
+	_, ok, _ = application.VerifyClientSecret(ctx, st, "billing-service", "guess")
 	fmt.Println("wrong secret:", ok)
 
 	_, err = application.CreateApplication(ctx, application.Spec{Store: st, ClientType: "public", GrantType: "implicit"})

@@ -16,6 +16,7 @@ func FuzzValidateRedirectURI(f *testing.F) {
 		"https://app.example.com/cb", "http://127.0.0.1:8080/cb?x=1", "https://*.example.com/cb", "https://example.com/cb#f",
 		"com.example.app:/cb", "ftp://example.com", "https://u:p@example.com/", "https:///cb", "http://[::1]:80/", "https://exa mple.com",
 		"https://example.com:99999/", "javascript:alert(1)", "HTTPS://EXAMPLE.COM/", "http://-bad-.com/", "", "http://%zz/",
+		"https://*.com./", "https://*--site.netlify.app/", "com.example.app:cb", "com.example.app:///cb",
 	} {
 		f.Add(s, false)
 		f.Add(s, true)

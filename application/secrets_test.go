@@ -54,14 +54,14 @@ func TestNoSecretInLogsOrErrors(t *testing.T) {
 			secrets = append(secrets, s.ClientSecret)
 		}
 		for _, try := range []struct{ id, secret string }{{"one", given}, {"one", "wrong-Secret-1234"}, {"nobody", "ghost-Secret-5678"}, {"two", c2.ClientSecret}} {
-			ok, err := application.VerifyClientSecret(ctx, e.Store, try.id, try.secret)
+			_, ok, err := application.VerifyClientSecret(ctx, e.Store, try.id, try.secret)
 			require.NoError(t, err)
 			assert.Equal(t, try.secret == given || try.secret == c2.ClientSecret, ok)
 			secrets = append(secrets, try.secret)
 		}
 		// A stored hash that cannot be read: the error names the client, not the secret.
 		e.Exec(t, `UPDATE oauth2_provider_application SET client_secret = 'pbkdf2_sha256$x$y$z' WHERE client_id = 'one'`)
-		_, err = application.VerifyClientSecret(ctx, e.Store, "one", "presented-Secret-2468")
+		_, _, err = application.VerifyClientSecret(ctx, e.Store, "one", "presented-Secret-2468")
 		require.Error(t, err)
 		texts = append(texts, err.Error())
 		secrets = append(secrets, "presented-Secret-2468")

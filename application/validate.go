@@ -85,6 +85,8 @@ var hostSchemes = map[string]bool{"http": true, "https": true, "ws": true, "wss"
 var (
 	schemeRe = regexp.MustCompile(`^[a-z][a-z0-9.+-]*$`)
 	labelRe  = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	// authorityless is DOT 3.4.1's form of a private-use scheme redirect.
+	authorityless = regexp.MustCompile(`(?i)^[a-z][a-z0-9.+-]*:/[^/\s][^\s]*$`)
 )
 
 // URIRules are the settings redirect URIs are checked against.
@@ -141,6 +143,13 @@ func ValidateRedirectURI(uri string, rules URIRules) error {
 		if hostSchemes[scheme] {
 			return fmt.Errorf("a %s URI needs a host", scheme)
 		}
+		// RFC 8252 7.1: a private-use scheme has no authority, so exactly
+		// one slash follows the scheme ("com.example.app:/cb"); DOT 3.4.1
+		// refuses "scheme:cb" and "scheme:///cb", which would not match
+		// the redirect by exact string comparison.
+		if !authorityless.MatchString(uri) {
+			return fmt.Errorf("a URI without a host must read %s:/path (one slash)", scheme)
+		}
 		return nil
 	}
 	if p := u.Port(); p != "" {
@@ -162,10 +171,20 @@ func validateHost(host string, wildcards bool) error {
 		if !strings.HasPrefix(host, "*") {
 			return errors.New("a wildcard must begin the host")
 		}
-		if strings.Count(host, ".") < 2 {
+		// DOT counts the labels of the host; a trailing dot (the root)
+		// is not a label, so "*.com." is a wildcard over a top-level
+		// domain and refused, where DOT would let it through.
+		if strings.Count(strings.TrimSuffix(host, "."), ".") < 2 {
 			return errors.New("a wildcard cannot stand in the top or second level domain")
 		}
-		host = strings.TrimLeft(strings.TrimPrefix(strings.TrimPrefix(host, "*"), "."), "-")
+		host = strings.TrimPrefix(host, "*")
+		if strings.HasPrefix(host, ".") {
+			host = host[1:]
+		} else {
+			// As DOT: up to two hyphens may follow the wildcard (Netlify's
+			// *--site.netlify.app); a label cannot begin with more.
+			host = strings.TrimPrefix(strings.TrimPrefix(host, "-"), "-")
+		}
 	}
 	if net.ParseIP(host) != nil {
 		return nil
@@ -261,5 +280,23 @@ func validate(a *draft, limits map[string]int, s Settings) []FieldError {
 			c.add("client_secret", "HS256 needs the secret itself, and this one is already a password hash")
 		}
 	}
+	// A secret that already is a Django hash is stored as it is (as DOT
+	// does); every server that verifies it then pays the cost its
+	// parameters ask for, so they must be within the verifier's bounds.
+	if !a.NoHashClientSecret && a.secretGiven && hasher.IsHashed(a.ClientSecret) {
+		if err := hasher.Validate(a.ClientSecret); err != nil {
+			c.add("client_secret", "is already a password hash, but one that cannot be verified: %s", hashProblem(err))
+		}
+	}
 	return c.errs
+}
+
+// hashProblem says what is wrong with a stored hash without quoting it.
+func hashProblem(err error) string {
+	switch {
+	case errors.Is(err, hasher.ErrOutOfRange):
+		return "its cost parameters are out of range (" + err.Error() + ")"
+	default:
+		return err.Error()
+	}
 }

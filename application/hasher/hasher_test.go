@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -147,4 +148,70 @@ for c in json.load(sys.stdin):
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, string(out))
 	assert.Equal(t, strings.Repeat("True False\n", len(cases)), string(out))
+}
+
+// A stored string chooses the verifier's cost. Hashes asking for more than
+// the bounds are refused with ErrOutOfRange before any work: each of these
+// would otherwise exhaust memory (the Go runtime dies, unrecoverably) or
+// run for minutes.
+func TestCheckRefusesCostsOutOfRange(t *testing.T) {
+	const salt, h = "c2FsdHNhbHQ", "aGFzaGhhc2hoYXNoaGFzaA"
+	normal, err := hasher.MakePBKDF2SHA256("s3cret", 0)
+	require.NoError(t, err)
+	start := time.Now()
+	_, err = hasher.Check("s3cret", normal)
+	require.NoError(t, err)
+	oneVerification := time.Since(start)
+	for name, enc := range map[string]string{
+		"argon2 memory 4 GiB":    "argon2$argon2id$v=19$m=4294967295,t=2,p=8$" + salt + "$" + h,
+		"argon2 memory 257 MiB":  "argon2$argon2id$v=19$m=263168,t=1,p=1$" + salt + "$" + h,
+		"argon2 time":            "argon2$argon2id$v=19$m=1024,t=100000,p=1$" + salt + "$" + h,
+		"argon2 lanes":           "argon2$argon2i$v=19$m=65536,t=1,p=255$" + salt + "$" + h,
+		"scrypt N 2^30":          "scrypt$1073741824$salt$8$1$aGFzaA==",
+		"scrypt 32 MiB exceeded": "scrypt$32768$salt$8$1$aGFzaA==",
+		"scrypt p":               "scrypt$16384$salt$8$1000$aGFzaA==",
+		"pbkdf2 iterations":      "pbkdf2_sha256$2000000000$salt$aGFzaA==",
+		"pbkdf2_sha1 iterations": "pbkdf2_sha1$3000001$salt$aGFzaA==",
+		"bcrypt cost 31":         "bcrypt_sha256$$2b$31$abcdefghijklmnopqrstuu5EjvkT9o9bYx0p6m/3TxP8.7bWJxVtG",
+		"bcrypt cost 15":         "bcrypt_sha256$$2b$15$abcdefghijklmnopqrstuu5EjvkT9o9bYx0p6m/3TxP8.7bWJxVtG",
+	} {
+		start := time.Now()
+		ok, err := hasher.Check("s3cret", enc)
+		assert.False(t, ok, name)
+		assert.True(t, errors.Is(err, hasher.ErrOutOfRange), "%s: %v", name, err)
+		assert.Less(t, time.Since(start), oneVerification, "%s: refused before any work", name)
+		assert.True(t, errors.Is(hasher.Validate(enc), hasher.ErrOutOfRange), name)
+	}
+	// Django's own defaults, and the bounds themselves, are accepted.
+	for _, enc := range []string{
+		"argon2$argon2id$v=19$m=102400,t=2,p=8$" + salt + "$" + h,
+		"argon2$argon2id$v=19$m=262144,t=8,p=16$" + salt + "$" + h,
+		"scrypt$16384$salt$8$1$aGFzaA==",
+		"pbkdf2_sha256$1000000$salt$aGFzaA==",
+		"pbkdf2_sha256$3000000$salt$aGFzaA==",
+		"bcrypt_sha256$$2b$12$abcdefghijklmnopqrstuu5EjvkT9o9bYx0p6m/3TxP8.7bWJxVtG",
+	} {
+		assert.NoError(t, hasher.Validate(enc), enc)
+	}
+}
+
+// Parameters parse strictly: trailing text, signs and spaces are refused.
+func TestCheckParsesStrictly(t *testing.T) {
+	const salt, h = "c2FsdHNhbHQ", "aGFzaGhhc2hoYXNoaGFzaA"
+	for _, enc := range []string{
+		"argon2$argon2id$v=19$m=1024,t=1,p=1junk$" + salt + "$" + h,
+		"argon2$argon2id$v=19$m=1024, t=1,p=1$" + salt + "$" + h,
+		"argon2$argon2id$v=19$m=+1024,t=1,p=1$" + salt + "$" + h,
+		"argon2$argon2id$v=19$m=1024,t=1,p=1,x=2$" + salt + "$" + h,
+		"pbkdf2_sha256$+1000$salt$aGFzaA==",
+		"pbkdf2_sha256$1000 $salt$aGFzaA==",
+		"pbkdf2_sha256$1e3$salt$aGFzaA==",
+		"scrypt$16384$salt$8$1x$aGFzaA==",
+		"scrypt$16383$salt$8$1$aGFzaA==",
+		"bcrypt_sha256$$2b$1$abcdefghijklmnopqrstuu5EjvkT9o9bYx0p6m/3TxP8.7bWJxVtG",
+		"bcrypt_sha256$$2b$12$short",
+	} {
+		_, err := hasher.Check("s3cret", enc)
+		assert.True(t, errors.Is(err, hasher.ErrMalformed), "%s: %v", enc, err)
+	}
 }

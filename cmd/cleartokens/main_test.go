@@ -179,12 +179,18 @@ func TestBadInput(t *testing.T) {
 	assert.Equal(t, []string{"unrelated"}, tables)
 }
 
-// A read-only SQLite file: one clear line, exit 1, nothing deleted.
+// A read-only SQLite file: one clear line, exit 1, nothing deleted. The
+// lock, taken on the database file itself, is what fails first, and says
+// how to run without it; without the lock SQLite says the file is read-only.
 func TestReadOnlySQLite(t *testing.T) {
 	e := sqlstoretest.New(t, "sqlite", sqlstoretest.DOT341)
 	e.Grant(t, past(time.Hour))
 	sqlstoretest.MakeReadOnly(t, e.Path())
 	r := runCmd(t, t.TempDir(), []string{"DATABASE_URL=" + e.URL})
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "single-runner lock (--no-lock runs without it)")
+	assert.Equal(t, 1, strings.Count(r.stderr, "\n"), r.stderr)
+	r = runCmd(t, t.TempDir(), []string{"DATABASE_URL=" + e.URL}, "--no-lock")
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "readonly database")
 	assert.Equal(t, 1, strings.Count(r.stderr, "\n"), r.stderr)

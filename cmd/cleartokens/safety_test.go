@@ -2,7 +2,10 @@ package main_test
 
 import (
 	"bufio"
+	"context"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -12,6 +15,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/oauthkit/oauthkit/cleanup"
+	"github.com/oauthkit/oauthkit/store"
 	"github.com/oauthkit/oauthkit/store/sqlstore"
 	"github.com/oauthkit/oauthkit/store/sqlstore/sqlstoretest"
 )
@@ -111,4 +116,46 @@ func TestCrashAndResume(t *testing.T) {
 			a.AssertNoDanglingKeys(t)
 		})
 	}
+}
+
+// The SQLite lock leaves nothing beside the database: the folder holds the
+// same files after a run (with the lock taken) as before.
+func TestSQLiteLockLeavesNoFile(t *testing.T) {
+	e := sqlstoretest.New(t, sqlstore.DialectSQLite, sqlstoretest.DOT341)
+	dir := filepath.Dir(e.Path())
+	before, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	e.AccessToken(t, time.Now().Add(-time.Hour))
+	r := runCmd(t, t.TempDir(), []string{"DATABASE_URL=" + e.URL}, "--wait")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "1 Expired access tokens deleted")
+	after, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	names := func(es []os.DirEntry) (n []string) {
+		for _, e := range es {
+			if !strings.HasSuffix(e.Name(), "-journal") && !strings.HasSuffix(e.Name(), "-wal") && !strings.HasSuffix(e.Name(), "-shm") {
+				n = append(n, e.Name())
+			}
+		}
+		return n
+	}
+	assert.Equal(t, names(before), names(after), "no lock file or other stray file")
+}
+
+// A symlinked database works, and its lock is the lock of the file it
+// points at: a run through the link and a run on the file exclude each
+// other.
+func TestSQLiteLockThroughSymlink(t *testing.T) {
+	e := sqlstoretest.New(t, sqlstore.DialectSQLite, sqlstoretest.DOT341)
+	link := filepath.Join(t.TempDir(), "link.sqlite3")
+	require.NoError(t, os.Symlink(e.Path(), link))
+	held, err := e.Store.Lock(context.Background(), store.LockParams{Name: cleanup.LockName})
+	require.NoError(t, err)
+	r := runCmd(t, t.TempDir(), []string{"DATABASE_URL=sqlite:" + link})
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "another cleartokens run holds the lock")
+	require.NoError(t, held.Unlock())
+	r = runCmd(t, t.TempDir(), []string{"DATABASE_URL=sqlite:" + link})
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "Expired access tokens deleted")
 }

@@ -42,7 +42,7 @@ func apps(t *testing.T, e *sqlstoretest.Env) int64 {
 }
 
 func verify(t *testing.T, e *sqlstoretest.Env, clientID, secret string) bool {
-	ok, err := application.VerifyClientSecret(context.Background(), e.Store, clientID, secret)
+	_, ok, err := application.VerifyClientSecret(context.Background(), e.Store, clientID, secret)
 	require.NoError(t, err)
 	return ok
 }
@@ -208,7 +208,7 @@ func TestBadUsage(t *testing.T) {
 		{"three arguments", nil, []string{"public", "password", "extra"}, 2, `unexpected argument "extra"`},
 		{"unknown flag", nil, []string{"--frob", "public", "password"}, 2, "flag provided but not defined"},
 		{"if-not-exists without id", nil, []string{"--if-not-exists", "public", "password"}, 2, "needs a client_id"},
-		{"bad iterations", nil, []string{"--hasher-iterations", "-5", "public", "password"}, 2, "hasher iterations -5: must not be negative"},
+		{"bad iterations", nil, []string{"--hasher-iterations", "-5", "public", "password"}, 2, "hasher iterations -5: want 1 to 3000000"},
 		{"bad secret length", []string{"CLIENT_SECRET_GENERATOR_LENGTH=big"}, []string{"public", "password"}, 2, "CLIENT_SECRET_GENERATOR_LENGTH"},
 		{"bad wildcard bool", []string{"ALLOW_URI_WILDCARDS=perhaps"}, []string{"public", "password"}, 2, "true or false"},
 		{"missing secret file", nil, []string{"--client-secret-file", "/nonexistent/secret", "public", "password"}, 2, "no such file"},

@@ -2,7 +2,9 @@
 // client-credentials grant that authenticates clients against a
 // django-oauth-toolkit database with oauthkit's secret verifier: a Go
 // service can take over token issuing from Django and keep DOT's clients,
-// hashed secrets and tables.
+// hashed secrets and tables. It issues a token only to a confidential
+// client registered for the client-credentials grant, as DOT does, and
+// answers everything else with RFC 6749's error codes.
 //
 //	DATABASE_URL=sqlite:db.sqlite3 go run ./examples/token-endpoint
 //	curl -u CLIENT_ID:SECRET -d grant_type=client_credentials http://127.0.0.1:8090/token
@@ -14,8 +16,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"log"
 	"net/http"
+	"net/url"
 	"os"
 	"time"
 
@@ -52,34 +56,50 @@ func main() {
 	log.Fatal(http.ListenAndServe("127.0.0.1:8090", newHandler(db, st)))
 }
 
-// newHandler serves POST /token.
+// newHandler serves POST /token: the client-credentials grant of RFC 6749
+// section 4.4, with its error responses (section 5.2).
 func newHandler(db *sqlx.DB, st *sqlstore.Store) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
-		if r.PostFormValue("grant_type") != "client_credentials" {
-			oauthError(w, http.StatusBadRequest, "unsupported_grant_type")
+		if err := r.ParseForm(); err != nil {
+			oauthError(w, http.StatusBadRequest, "invalid_request", "the body is not a form")
 			return
 		}
-		// RFC 6749 2.3.1: HTTP Basic, or the client_id/client_secret form fields.
-		clientID, secret, ok := r.BasicAuth()
-		if !ok {
-			clientID, secret = r.PostFormValue("client_id"), r.PostFormValue("client_secret")
+		switch grant := r.PostForm.Get("grant_type"); grant {
+		case "":
+			oauthError(w, http.StatusBadRequest, "invalid_request", "grant_type is missing")
+			return
+		case "client_credentials":
+		default:
+			oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "")
+			return
 		}
-		valid, err := application.VerifyClientSecret(r.Context(), st, clientID, secret)
+		clientID, secret, err := clientCredentials(r)
+		if err != nil {
+			oauthError(w, http.StatusBadRequest, "invalid_request", err.Error())
+			return
+		}
+		app, valid, err := application.VerifyClientSecret(r.Context(), st, clientID, secret)
 		if err != nil {
 			log.Printf("verify client %q: %v", clientID, err) // never the secret
-			oauthError(w, http.StatusInternalServerError, "server_error")
+			oauthError(w, http.StatusInternalServerError, "server_error", "")
 			return
 		}
-		if !valid {
+		// A public client has no secret it could keep: it cannot
+		// authenticate, so it cannot use this grant (RFC 6749 4.4).
+		if !valid || app.ClientType != application.ClientConfidential {
 			w.Header().Set("WWW-Authenticate", `Basic realm="token"`)
-			oauthError(w, http.StatusUnauthorized, "invalid_client")
+			oauthError(w, http.StatusUnauthorized, "invalid_client", "")
 			return
 		}
-		token, err := issue(r.Context(), db, st, clientID)
+		if app.AuthorizationGrantType != application.GrantClientCredentials {
+			oauthError(w, http.StatusBadRequest, "unauthorized_client", "this client may not use the client-credentials grant")
+			return
+		}
+		token, err := issue(r.Context(), db, st, app.ClientID)
 		if err != nil {
-			log.Printf("issue a token for %q: %v", clientID, err)
-			oauthError(w, http.StatusInternalServerError, "server_error")
+			log.Printf("issue a token for %q: %v", app.ClientID, err)
+			oauthError(w, http.StatusInternalServerError, "server_error", "")
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -89,6 +109,27 @@ func newHandler(db *sqlx.DB, st *sqlstore.Store) http.Handler {
 		})
 	})
 	return mux
+}
+
+// clientCredentials reads the client's id and secret from HTTP Basic
+// (each form-urlencoded first, RFC 6749 2.3.1) or from the form; a request
+// that uses both methods is refused, as RFC 6749 2.3 asks.
+func clientCredentials(r *http.Request) (id, secret string, err error) {
+	user, pass, basic := r.BasicAuth()
+	_, inForm := r.PostForm["client_secret"]
+	switch {
+	case basic && inForm:
+		return "", "", errors.New("use one client authentication method, not two")
+	case basic:
+		if id, err = url.QueryUnescape(user); err == nil {
+			secret, err = url.QueryUnescape(pass)
+		}
+		if err != nil {
+			return "", "", errors.New("the Basic credentials are not form-urlencoded")
+		}
+		return id, secret, nil
+	}
+	return r.PostForm.Get("client_id"), r.PostForm.Get("client_secret"), nil
 }
 
 // issue stores an access token the way DOT does, so DOT (and cleartokens)
@@ -109,8 +150,13 @@ SELECT ?, ?, ?, 'read', id, ?, ?, '[]' FROM oauth2_provider_application WHERE cl
 	return token, err
 }
 
-func oauthError(w http.ResponseWriter, status int, code string) {
+func oauthError(w http.ResponseWriter, status int, code, description string) {
+	body := map[string]string{"error": code}
+	if description != "" {
+		body["error_description"] = description
+	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]string{"error": code}) //nolint:errcheck
+	json.NewEncoder(w).Encode(body) //nolint:errcheck
 }

@@ -60,12 +60,42 @@ func TestTokenEndpoint(t *testing.T) {
 	assert.Equal(t, http.StatusOK, resp.StatusCode, "credentials in the form work too")
 	assert.NotEmpty(t, body["access_token"])
 
-	resp, body = post(cc, "svc", "wrong")
-	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
-	assert.Equal(t, "invalid_client", body["error"])
-	resp, _ = post(cc, "nobody", app.ClientSecret)
-	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
-	resp, body = post(url.Values{"grant_type": {"password"}}, "svc", app.ClientSecret)
-	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
-	assert.Equal(t, "unsupported_grant_type", body["error"])
+	// Clients DOT refuses are refused: an authorization-code client with
+	// its right secret, a public client with its right secret.
+	web, err := application.CreateApplication(ctx, application.Spec{Store: st, ClientType: "confidential",
+		GrantType: "authorization-code", RedirectURIs: "https://web.example/cb", ClientID: "web", Settings: application.Settings{HasherIterations: 1000}})
+	require.NoError(t, err)
+	pub, err := application.CreateApplication(ctx, application.Spec{Store: st, ClientType: "public",
+		GrantType: "client-credentials", ClientID: "pub", Settings: application.Settings{HasherIterations: 1000}})
+	require.NoError(t, err)
+
+	for _, c := range []struct {
+		name         string
+		form         url.Values
+		user, pass   string
+		status       int
+		code         string
+		authenticate bool
+	}{
+		{"wrong secret", cc, "svc", "wrong", http.StatusUnauthorized, "invalid_client", true},
+		{"unknown client", cc, "nobody", app.ClientSecret, http.StatusUnauthorized, "invalid_client", true},
+		{"no credentials", cc, "", "", http.StatusUnauthorized, "invalid_client", true},
+		{"public client", cc, "pub", pub.ClientSecret, http.StatusUnauthorized, "invalid_client", true},
+		{"authorization-code client", cc, "web", web.ClientSecret, http.StatusBadRequest, "unauthorized_client", false},
+		{"other grant", url.Values{"grant_type": {"password"}}, "svc", app.ClientSecret, http.StatusBadRequest, "unsupported_grant_type", false},
+		{"no grant", url.Values{}, "svc", app.ClientSecret, http.StatusBadRequest, "invalid_request", false},
+		{"two methods", url.Values{"grant_type": {"client_credentials"}, "client_id": {"svc"}, "client_secret": {app.ClientSecret}}, "svc", app.ClientSecret,
+			http.StatusBadRequest, "invalid_request", false},
+	} {
+		resp, body := post(c.form, c.user, c.pass)
+		assert.Equal(t, c.status, resp.StatusCode, c.name)
+		assert.Equal(t, c.code, body["error"], c.name)
+		assert.Nil(t, body["access_token"], c.name)
+		if c.authenticate {
+			assert.Equal(t, `Basic realm="token"`, resp.Header.Get("WWW-Authenticate"), c.name)
+		}
+	}
+	var issued int
+	require.NoError(t, db.Get(&issued, `SELECT count(*) FROM oauth2_provider_accesstoken`))
+	assert.Equal(t, 2, issued, "only the two good requests got a token")
 }

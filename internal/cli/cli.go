@@ -247,8 +247,12 @@ func (o *Output) Error(err error, traceback bool) int {
 }
 
 // printCauses walks the whole tree of wrapped errors, single (%w) and
-// multiple (%w: %w, errors.Join) alike.
+// multiple (%w: %w, errors.Join) alike, but not below an error that hides
+// its causes' text (a credential, a row's values).
 func printCauses(w io.Writer, err error, indent string) {
+	if h, ok := err.(interface{ HidesCauses() bool }); ok && h.HidesCauses() {
+		return
+	}
 	var causes []error
 	switch e := err.(type) {
 	case interface{ Unwrap() []error }:

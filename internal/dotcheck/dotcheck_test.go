@@ -121,10 +121,10 @@ func TestCreateApplicationOnOldDOT(t *testing.T) {
 	st, err := sqlstore.Open(context.Background(), "sqlite:"+db)
 	require.NoError(t, err)
 	defer st.Close()
-	ok, err := application.VerifyClientSecret(context.Background(), st, "legacy", m[1])
+	_, ok, err := application.VerifyClientSecret(context.Background(), st, "legacy", m[1])
 	require.NoError(t, err)
 	assert.True(t, ok)
-	ok, err = application.VerifyClientSecret(context.Background(), st, "legacy", "wrong")
+	_, ok, err = application.VerifyClientSecret(context.Background(), st, "legacy", "wrong")
 	require.NoError(t, err)
 	assert.False(t, ok)
 }

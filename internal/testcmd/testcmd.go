@@ -6,6 +6,8 @@ package testcmd
 import (
 	"bytes"
 	"errors"
+	"math/rand/v2"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,4 +53,31 @@ func Run(t testing.TB, bin, dir string, env []string, stdin string, args ...stri
 		t.Fatalf("run %s: %v", bin, err)
 	}
 	return Result{out.String(), errb.String(), code}
+}
+
+// RandomPassword is a password of printable characters, including those
+// that URLs treat specially (/ ? # @ : %), from rng.
+func RandomPassword(rng *rand.Rand) string {
+	const chars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/?#@:%+&=!$'()*,;[]~-._"
+	b := make([]byte, 10+rng.IntN(14))
+	for i := range b {
+		b[i] = chars[rng.IntN(len(chars))]
+	}
+	return string(b)
+}
+
+// URLsWithPassword lists database URLs that carry pw in the forms a user
+// may write, correct or not: in the user info (percent-encoded, and as
+// typed), in a password= or sslpassword= parameter, with an upper-case
+// scheme, without "//". Each points at a port where nothing listens.
+func URLsWithPassword(pw string) []string {
+	enc := url.UserPassword("u", pw).String()
+	return []string{
+		"postgres://" + enc + "@127.0.0.1:1/db?sslmode=disable",
+		"POSTGRESQL://" + enc + "@127.0.0.1:1/db?sslmode=disable",
+		"postgres://u:" + pw + "@127.0.0.1:1/db?sslmode=disable",
+		"postgres://u@127.0.0.1:1/db?sslmode=disable&password=" + url.QueryEscape(pw),
+		"postgres://u@127.0.0.1:1/db?sslmode=disable&sslpassword=" + url.QueryEscape(pw),
+		"postgres:u:" + pw + "@127.0.0.1:1/db",
+	}
 }

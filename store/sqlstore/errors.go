@@ -58,6 +58,10 @@ func (e scrubbedError) Error() string {
 }
 func (e scrubbedError) Unwrap() error { return e.err }
 
+// HidesCauses tells a printer of error chains (--traceback) not to print
+// the wrapped errors' own text, which holds what this one hides.
+func (e scrubbedError) HidesCauses() bool { return true }
+
 // scrub hides the store's credentials in err's text, if it holds any.
 func (s *Store) scrub(err error) error { return scrubSecrets(err, s.source.secrets) }
 
@@ -85,6 +89,9 @@ type redactedError struct {
 
 func (r redactedError) Error() string { return r.msg }
 func (r redactedError) Unwrap() error { return r.err }
+
+// HidesCauses: see scrubbedError.
+func (r redactedError) HidesCauses() bool { return true }
 
 // redact is err with only what the dialect says is safe to print.
 func (s *Store) redact(err error) error {

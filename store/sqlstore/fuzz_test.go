@@ -17,14 +17,22 @@ func FuzzParseURL(f *testing.F) {
 		"postgres://u:secretpw@127.0.0.1:5432/db?sslmode=disable", "postgresql://localhost/db", "postgres:///db?host=/run/postgresql",
 		"sqlite:db.sqlite3", "sqlite:///srv/db.sqlite3", "sqlite://host/x", "sqlite:", "mysql://x", "", ":", "postgres://u:p@h:x/db",
 		"postgres://user:pa%40ss@h/db", "sqlite:%00", "SQLITE:x.db", "postgres://[::1]:5432/db",
+		"POSTGRES://u:secretpw@h/db", "postgres://u@h/db?password=secretpw", "postgres://u@h/db?sslpassword=secretpw",
+		"postgres:u:secretpw@h/db", "postgres://u:secret/pw@h/db", "postgres://u:secret?pw@h/db", "postgres://u:secret#pw@h/db",
+		"postgres://h/db?user=me@srv", "postgres://u:123/x?y=1@h/db",
 	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
 		tg, err := sqlstore.ParseURL(raw)
 		var password string
-		if u, perr := url.Parse(raw); perr == nil && u.User != nil {
-			password, _ = u.User.Password()
+		if u, perr := url.Parse(raw); perr == nil {
+			if u.User != nil {
+				password, _ = u.User.Password()
+			}
+			if q := u.Query().Get("password"); q != "" && password == "" {
+				password = q
+			}
 		}
 		hidden := len(password) >= 6 && strings.Count(raw, password) == 1
 		if err != nil {

@@ -20,7 +20,14 @@ import (
 )
 
 // sqliteDialect is SQLite through modernc.org/sqlite (pure Go).
-type sqliteDialect struct{}
+type sqliteDialect struct {
+	locks *fileLocks // per store: see sqlite_lock.go
+}
+
+func (sqliteDialect) fresh() dialect { return sqliteDialect{locks: &fileLocks{}} }
+
+// close releases what the store's locks hold, once its connections are closed.
+func (d sqliteDialect) close() { d.locks.close() }
 
 func (sqliteDialect) name() Dialect      { return DialectSQLite }
 func (sqliteDialect) schemes() []string  { return []string{"sqlite", "sqlite3"} }

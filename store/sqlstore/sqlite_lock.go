@@ -2,16 +2,46 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
+	"os"
+	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/oauthkit/oauthkit/store"
 )
 
-// lock flocks a file beside the database, which excludes other processes
-// on the same machine (the only ones that can write the file).
-func (sqliteDialect) lock(ctx context.Context, s *Store, key string, p store.LockParams) (store.Unlocker, error) {
+// The SQLite single-runner lock is a lock on one byte of the database
+// file itself, far beyond the bytes SQLite locks, so it adds no file beside
+// the user's database and needs no folder of its own. On Linux it is an
+// open file description (OFD) lock, one byte per lock key; elsewhere on
+// Unix an flock of the whole file, so there two different locks on one
+// database exclude each other too. Either goes away with the process.
+//
+// Closing any descriptor of a file drops the POSIX locks the process holds
+// on it, SQLite's own among them. So the descriptors opened for locking
+// stay open until the Store is closed (after its connections, for a Store
+// that Open made), and an unlocked one is kept for the next lock.
+type fileLocks struct {
+	mu   sync.Mutex
+	free []*os.File
+	all  []*os.File
+}
+
+// lockOffset is where the byte of key lies: past 2^46, far from the lock
+// bytes SQLite uses (around 2^30), and never written.
+func lockOffset(key string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	return 1<<46 + int64(h.Sum64()%(1<<30))
+}
+
+// errHeld is what tryLock returns when another holder has the lock.
+var errHeld = errors.New("lock is held")
+
+func (d sqliteDialect) lock(ctx context.Context, s *Store, key string, p store.LockParams) (store.Unlocker, error) {
 	var seq int
 	var name, file string
 	if err := s.db.QueryRowxContext(ctx, `PRAGMA database_list`).Scan(&seq, &name, &file); err != nil {
@@ -20,26 +50,88 @@ func (sqliteDialect) lock(ctx context.Context, s *Store, key string, p store.Loc
 	if file == "" {
 		return noUnlock{}, nil // in-memory or temporary: no other process can see it
 	}
-	h := fnv.New32a()
-	h.Write([]byte(key))
-	path := fmt.Sprintf("%s.oauthkit-%s-%08x.lock", file, p.Name, h.Sum32())
+	f, err := d.locks.take(file)
+	if err != nil {
+		return nil, fmt.Errorf("open the database file for the single-runner lock (--no-lock runs without it): %w", err)
+	}
+	off := lockOffset(key)
 	for {
-		u, err := flockFile(path)
+		err := tryLock(f, off)
 		if err == nil {
-			return u, nil
+			return fileUnlocker{locks: d.locks, f: f, off: off}, nil
 		}
-		if err != errWouldBlock {
-			return nil, fmt.Errorf("%s: %w", path, err)
+		if !errors.Is(err, errHeld) {
+			d.locks.give(f)
+			return nil, fmt.Errorf("lock the database file (--no-lock runs without the single-runner lock): %w", err)
 		}
 		if !p.Wait {
-			return nil, fmt.Errorf("%s: %w", path, store.ErrLocked)
+			d.locks.give(f)
+			return nil, store.ErrLocked
 		}
 		select {
 		case <-ctx.Done():
+			d.locks.give(f)
 			return nil, ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// take returns a descriptor of the database file to lock on: a free one,
+// or a new open file description (each lock needs its own, or two takers
+// in this process would not exclude each other).
+func (l *fileLocks) take(path string) (*os.File, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n := len(l.free); n > 0 {
+		f := l.free[n-1]
+		l.free = l.free[:n-1]
+		return f, nil
+	}
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return nil, err
+	}
+	// Never create, never follow a link planted after the check above.
+	f, err := os.OpenFile(real, os.O_RDWR|noFollow, 0)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s is not a regular file", real)
+	}
+	l.all = append(l.all, f)
+	return f, nil
+}
+
+func (l *fileLocks) give(f *os.File) {
+	l.mu.Lock()
+	l.free = append(l.free, f)
+	l.mu.Unlock()
+}
+
+// close closes every descriptor; call it only once the database
+// connections are closed.
+func (l *fileLocks) close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, f := range l.all {
+		f.Close()
+	}
+	l.all, l.free = nil, nil
+}
+
+type fileUnlocker struct {
+	locks *fileLocks
+	f     *os.File
+	off   int64
+}
+
+func (u fileUnlocker) Unlock() error {
+	err := unlock(u.f, u.off)
+	u.locks.give(u.f)
+	return err
 }
 
 type noUnlock struct{}

@@ -172,12 +172,19 @@ func (s *Store) Tables() store.Tables { return s.tables }
 // compares timestamps as text (see DjangoSQLiteTime).
 func (s *Store) TimeValue(t time.Time) any { return s.d.timeArg(t) }
 
-// Close closes the connection if Open made it.
+// Close closes the connection if Open made it. A store that New made on
+// a SQLite handle keeps the descriptor its lock used open (closing it
+// would drop the locks SQLite holds on that file in this process) until
+// the process ends.
 func (s *Store) Close() error {
-	if s.ownsDB {
-		return s.db.Close()
+	if !s.ownsDB {
+		return nil
 	}
-	return nil
+	err := s.db.Close()
+	if c, ok := s.d.(interface{ close() }); ok {
+		c.close()
+	}
+	return err
 }
 
 // DjangoSQLiteTime formats t as Django writes a datetime to SQLite:

@@ -83,12 +83,13 @@ func ParseURL(raw string) (DataSource, error) {
 
 // checkAuthority refuses a URL whose user info seems to hold an unencoded
 // '/', '?' or '#': the parser would take part of the password for the
-// host, show it, and look it up in DNS. An '@' after the authority, other
-// than inside a query value (user=me@host), gives it away.
+// host, show it, and look it up in DNS. An '@' after the authority gives it
+// away, unless the authority has user info already (then the later '@' is
+// data) or the '@' is inside a user=… query value (user=me@server).
 func checkAuthority(scheme, rest string) error {
 	after := strings.TrimPrefix(rest, "//")
 	end := strings.IndexAny(after, "/?#")
-	if end < 0 {
+	if end < 0 || strings.Contains(after[:end], "@") {
 		return nil
 	}
 	tail := after[end:]
@@ -96,9 +97,10 @@ func checkAuthority(scheme, rest string) error {
 	if at < 0 {
 		return nil
 	}
-	if tail[0] == '?' {
-		if eq := strings.IndexByte(tail, '='); eq >= 0 && eq < at && !strings.Contains(tail[:at], "#") {
-			return nil // an '@' inside a query value
+	if q := strings.IndexByte(tail, '?'); q >= 0 && q < at && !strings.Contains(tail[:at], "#") {
+		params := strings.Split(tail[q+1:at], "&")
+		if last := params[len(params)-1]; strings.HasPrefix(strings.ToLower(last), "user=") {
+			return nil
 		}
 	}
 	return fmt.Errorf("the %s URL has an '@' after its host: a password holding '/', '?' or '#' must be percent-encoded (%%2F, %%3F, %%23): %w", scheme, store.ErrInvalidURL)

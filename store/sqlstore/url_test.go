@@ -3,6 +3,8 @@ package sqlstore_test
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
+	"net/url"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -40,4 +42,74 @@ func TestParseURL(t *testing.T) {
 func TestOpenRejectsBadTables(t *testing.T) {
 	_, err := sqlstore.Open(context.Background(), "sqlite:x.db", sqlstore.WithTables(store.Tables{Grant: `g"; DROP TABLE x; --`}))
 	assert.True(t, errors.Is(err, store.ErrInvalidIdentifier), "%v", err)
+}
+
+// Every way a password can sit in a URL: none of them shows in what is
+// safe to print, in a parse error, or in the error of a failed connection.
+func TestPasswordNeverShown(t *testing.T) {
+	const pw = "Hunter2Secret"
+	for _, raw := range []string{
+		"postgres://u:" + pw + "@127.0.0.1:1/db?sslmode=disable",
+		"POSTGRES://u:" + pw + "@127.0.0.1:1/db?sslmode=disable",
+		"PostgreSQL://u:" + pw + "@127.0.0.1:1/db?sslmode=disable",
+		"postgres://u@127.0.0.1:1/db?sslmode=disable&password=" + pw,
+		"postgres://u@127.0.0.1:1/db?sslmode=disable&sslpassword=" + pw,
+		"postgres://127.0.0.1:1/db?sslmode=disable&PASSWORD=" + pw,
+	} {
+		ds, err := sqlstore.ParseURL(raw)
+		require.NoError(t, err, raw)
+		assert.NotContains(t, ds.Display, pw, raw)
+		_, err = sqlstore.Open(context.Background(), raw)
+		require.Error(t, err, raw)
+		assert.True(t, errors.Is(err, store.ErrUnreachable), "%s: %v", raw, err)
+		assert.NotContains(t, err.Error(), pw, raw)
+	}
+	// Forms that cannot be read: refused without echoing the URL.
+	for _, raw := range []string{
+		"postgres:u:" + pw + "@127.0.0.1/db",        // opaque, no //
+		"postgres://u:" + pw + "/x@127.0.0.1/db",    // unencoded '/'
+		"postgres://u:" + pw + "?x@127.0.0.1/db",    // unencoded '?'
+		"postgres://u:" + pw + "#x@127.0.0.1/db",    // unencoded '#'
+		"postgres://u:" + pw + "%zz@127.0.0.1/db",   // bad escape
+		"postgres://u:" + pw + "@127.0.0.1:port/db", // bad port
+		"postgres://u:" + pw + "@[::1/db",           // bad IPv6 host
+		"mysqlx://u:" + pw + "@127.0.0.1/db",        // unknown scheme
+		"postgres//u:" + pw + "@127.0.0.1/db",       // no scheme
+	} {
+		_, err := sqlstore.ParseURL(raw)
+		require.Error(t, err, raw)
+		assert.True(t, errors.Is(err, store.ErrInvalidURL), "%s: %v", raw, err)
+		assert.NotContains(t, err.Error(), pw, raw)
+		assert.NotContains(t, err.Error(), "127.0.0.1", "%s: the URL is not echoed: %v", raw, err)
+	}
+	// A query value may hold an '@' (a user name in a query): not refused.
+	_, err := sqlstore.ParseURL("postgres://127.0.0.1/db?user=me@example")
+	assert.NoError(t, err)
+}
+
+// A property: for random passwords, percent-encoded as they must be, the
+// display and every error of Open leave the password out.
+func TestRandomPasswordsNeverShown(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	const chars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/?#@:%+&=!$'()*,;[]~-._"
+	for i := 0; i < 200; i++ {
+		b := make([]byte, 8+rng.IntN(16))
+		for j := range b {
+			b[j] = chars[rng.IntN(len(chars))]
+		}
+		pw := string(b)
+		for _, raw := range []string{
+			"postgres://" + url.UserPassword("u", pw).String() + "@127.0.0.1:1/db?sslmode=disable",
+			"postgres://u@127.0.0.1:1/db?sslmode=disable&password=" + url.QueryEscape(pw),
+		} {
+			ds, err := sqlstore.ParseURL(raw)
+			if err == nil {
+				assert.NotContains(t, ds.Display, pw, raw)
+				_, err = sqlstore.Open(context.Background(), raw)
+			}
+			require.Error(t, err)
+			assert.NotContains(t, err.Error(), pw, raw)
+			assert.NotContains(t, err.Error(), url.QueryEscape(pw), raw)
+		}
+	}
 }
