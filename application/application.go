@@ -88,18 +88,21 @@ type Spec struct {
 
 // Created describes the new (or, with IfNotExists, existing) application.
 type Created struct {
-	ID       int64  `json:"id,omitempty"`
+	ID       int64  `json:"id"`
 	ClientID string `json:"client_id"`
 	Name     string `json:"name"`
 	// ClientSecret is set only when the secret was generated: it is shown
 	// once and stored only as a hash.
 	ClientSecret string `json:"client_secret,omitempty"`
 	// Existed is true when IfNotExists found the same application.
-	Existed bool `json:"existed,omitempty"`
+	Existed bool `json:"existed"`
 	// StoredInClear is true when the secret was stored as given although
 	// hashing was asked for, because the table predates DOT 2.0 (no
 	// hash_client_secret column) and that DOT compares secrets in clear.
-	StoredInClear bool `json:"stored_in_clear,omitempty"`
+	StoredInClear bool `json:"stored_in_clear"`
+	// Warnings are things worth telling the user that did not stop the
+	// creation (redirect URIs separated by commas, say).
+	Warnings []string `json:"warnings"`
 }
 
 // DisplayName is DOT's name for the application in its success line: the
@@ -147,8 +150,11 @@ func CreateApplication(ctx context.Context, spec Spec) (Created, error) {
 	if err := spec.Validate(); err != nil {
 		return Created{}, err
 	}
+	if err := spec.Store.CheckWritable(ctx); err != nil {
+		return Created{}, err
+	}
 	d := draft{Spec: spec, secretGiven: spec.ClientSecret != ""}
-	var created Created
+	created := Created{Warnings: commaWarnings(spec)}
 	var err error
 	if d.ClientID == "" {
 		if d.ClientID, err = GenerateClientID(); err != nil {
@@ -282,5 +288,33 @@ func (d *draft) compare(e *store.Application) (Created, error) {
 		return Created{}, fmt.Errorf("client_id %q: %w: %s", d.ClientID, ErrExistsDifferent, strings.Join(diff, ", "))
 	}
 	d.log("application already exists with the same settings", "client_id", d.ClientID)
-	return Created{ClientID: e.ClientID, Name: e.Name, Existed: true}, nil
+	return Created{ID: e.ID, ClientID: e.ClientID, Name: e.Name, Existed: true, Warnings: commaWarnings(d.Spec)}, nil
+}
+
+// commaWarnings notices URI lists separated by commas: DOT separates them
+// with spaces, so "https://a/cb,https://a/cb2" is one URI to DOT (and a
+// valid one), which no redirect will ever match.
+func commaWarnings(spec Spec) []string {
+	warnings := []string{}
+	for _, f := range []struct{ field, value string }{
+		{"redirect_uris", spec.RedirectURIs}, {"post_logout_redirect_uris", spec.PostLogoutRedirectURIs},
+	} {
+		for _, uri := range strings.Fields(f.value) {
+			parts := strings.Split(uri, ",")
+			if len(parts) < 2 {
+				continue
+			}
+			several := true
+			for _, p := range parts {
+				if scheme, _, ok := strings.Cut(p, ":"); !ok || !schemeRe.MatchString(strings.ToLower(scheme)) {
+					several = false
+				}
+			}
+			if several {
+				warnings = append(warnings, fmt.Sprintf("%s: %q looks like several URIs separated by commas; DOT separates them with spaces: %q",
+					f.field, uri, strings.Join(parts, " ")))
+			}
+		}
+	}
+	return warnings
 }

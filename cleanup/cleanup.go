@@ -7,6 +7,7 @@ package cleanup
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -197,17 +198,33 @@ type StepReport struct {
 	Message string       `json:"message"`
 	Target  store.Target `json:"-"`
 	// Cutoff is the time the step compared with.
-	Cutoff time.Time `json:"cutoff"`
+	Cutoff time.Time `json:"-"`
 	// Skipped is true when the settings turn the step off (DOT logs "No
 	// revoked refresh tokens deleted" then); SkipReason says why.
 	Skipped    bool          `json:"skipped"`
-	SkipReason string        `json:"skip_reason,omitempty"`
+	SkipReason string        `json:"skip_reason"`
 	Deleted    int64         `json:"deleted"`
 	Batches    int           `json:"batches"`
 	Retries    int           `json:"retries"`
-	Duration   time.Duration `json:"duration_ns"`
+	Duration   time.Duration `json:"-"`
 	// Complete is true when the step walked its whole table.
 	Complete bool `json:"complete"`
+}
+
+// MarshalJSON writes durations in seconds (the unit of the metrics and
+// the logs too) and the cutoff only when the step compares with one.
+func (s StepReport) MarshalJSON() ([]byte, error) {
+	type plain StepReport
+	var cutoff *time.Time
+	if !s.Cutoff.IsZero() {
+		c := s.Cutoff.UTC()
+		cutoff = &c
+	}
+	return json.Marshal(struct {
+		plain
+		Cutoff          *time.Time `json:"cutoff,omitempty"`
+		DurationSeconds float64    `json:"duration_seconds"`
+	}{plain(s), cutoff, s.Duration.Seconds()})
 }
 
 // Line is DOT's summary line for the step: "N Expired access tokens deleted".
@@ -222,9 +239,26 @@ type Report struct {
 	RulesReason  string        `json:"rules_reason"`
 	Now          time.Time     `json:"now"`
 	Steps        []StepReport  `json:"steps"`
-	Warnings     []string      `json:"warnings,omitempty"`
+	Warnings     []string      `json:"warnings"`
 	Interrupted  bool          `json:"interrupted"`
-	Duration     time.Duration `json:"duration_ns"`
+	Duration     time.Duration `json:"-"`
+}
+
+// MarshalJSON writes the duration in seconds and empty lists as [].
+func (r Report) MarshalJSON() ([]byte, error) {
+	type plain Report
+	p := plain(r)
+	if p.Steps == nil {
+		p.Steps = []StepReport{}
+	}
+	if p.Warnings == nil {
+		p.Warnings = []string{}
+	}
+	p.Now = p.Now.UTC()
+	return json.Marshal(struct {
+		plain
+		DurationSeconds float64 `json:"duration_seconds"`
+	}{p, r.Duration.Seconds()})
 }
 
 // Deleted is the total over all steps.
@@ -313,6 +347,12 @@ func Clear(ctx context.Context, opts Options) (Report, error) {
 	if err := opts.validate(); err != nil {
 		return Report{}, err
 	}
+	if !opts.DryRun {
+		// Said first, in one line: a standby refuses every write.
+		if err := opts.Store.CheckWritable(ctx); err != nil {
+			return Report{}, err
+		}
+	}
 	if opts.Lock != LockNone && !opts.DryRun {
 		lock, err := opts.Store.Lock(ctx, store.LockParams{Name: LockName, Wait: opts.Lock == LockWait})
 		if errors.Is(err, store.ErrLocked) {
@@ -339,7 +379,7 @@ func Clear(ctx context.Context, opts Options) (Report, error) {
 	}
 	rep := Report{Rules: rules, RulesReason: reason, Now: now, DryRun: opts.DryRun}
 	steps := plan(rules, opts, now)
-	if rules == RulesDOT34 && opts.RefreshTokenExpire == 0 {
+	if rules == RulesDOT34 && opts.RefreshTokenExpire == 0 && (len(opts.Only) == 0 || slices.Contains(opts.Only, KindRefresh)) {
 		rep.Warnings = append(rep.Warnings, WarnNoExpiry)
 	}
 	var earlier []store.Step // the steps that ran, for dry-run counts
@@ -538,7 +578,7 @@ func resolveRules(ctx context.Context, s store.Store, r Rules) (Rules, string, e
 		return "", "", fmt.Errorf("choose rules: %w", err)
 	}
 	if !m.LedgerExists {
-		return RulesDOT34, "auto: no django_migrations table (a database oauthkit created)", nil
+		return RulesDOT34, "auto: no django_migrations table (not a database Django migrated)", nil
 	}
 	highest, name := -1, ""
 	for _, n := range m.Names {
@@ -549,7 +589,7 @@ func resolveRules(ctx context.Context, s store.Store, r Rules) (Rules, string, e
 	}
 	switch {
 	case highest < 0:
-		return RulesDOT34, "auto: no oauth2_provider migration recorded in django_migrations (a database oauthkit created)", nil
+		return RulesDOT34, "auto: no oauth2_provider migration recorded in django_migrations (tables made by --create-schema or by hand)", nil
 	case highest <= 14:
 		return RulesDOT33, fmt.Sprintf("auto: highest applied oauth2_provider migration is %s (DOT 3.3 or older)", name), nil
 	default:

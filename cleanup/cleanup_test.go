@@ -3,6 +3,9 @@ package cleanup_test
 import (
 	"context"
 	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -13,6 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthkit/oauthkit/cleanup"
+	"github.com/oauthkit/oauthkit/store"
+	"github.com/oauthkit/oauthkit/store/sqlstore"
 	"github.com/oauthkit/oauthkit/store/sqlstore/sqlstoretest"
 )
 
@@ -256,4 +261,30 @@ func TestInvalidOptions(t *testing.T) {
 		_, err := cleanup.Clear(context.Background(), o)
 		assert.True(t, errors.Is(err, cleanup.ErrInvalidOptions), "%+v: %v", o, err)
 	}
+}
+
+// A database without DOT's tables: Clear's error matches
+// store.ErrMissingTable, on every database.
+func TestClearWithoutTables(t *testing.T) {
+	path := sqlstoretest.NewEmptySQLite(t)
+	st, err := sqlstore.Open(context.Background(), "sqlite:"+path)
+	require.NoError(t, err)
+	defer st.Close()
+	_, err = cleanup.Clear(context.Background(), cleanup.Options{Store: st, Lock: cleanup.LockNone})
+	require.Error(t, err)
+	assert.True(t, errors.Is(err, store.ErrMissingTable), "%v", err)
+
+	if os.Getenv("OAUTHKIT_TEST_POSTGRES") != "" {
+		pst, err := sqlstore.Open(context.Background(), sqlstoretest.NewPostgresSchema(t))
+		require.NoError(t, err)
+		defer pst.Close()
+		_, err = cleanup.Clear(context.Background(), cleanup.Options{Store: pst, Lock: cleanup.LockNone})
+		assert.True(t, errors.Is(err, store.ErrMissingTable), "%v", err)
+	}
+
+	// Open on a file that does not exist says how to let it create one.
+	_, err = sqlstore.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "nope.db"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "sqlstore.AllowCreate()")
+	assert.True(t, errors.Is(err, fs.ErrNotExist))
 }

@@ -25,6 +25,9 @@ var (
 	ErrUnreachable = errors.New("cannot connect to the database")
 	// ErrDuplicateClientID: an application with that client_id already exists.
 	ErrDuplicateClientID = errors.New("client_id already exists")
+	// ErrReadOnly: the database takes no writes: a PostgreSQL standby in
+	// recovery, or a read-only session. Run the command on the primary.
+	ErrReadOnly = errors.New("the database is read-only")
 	// ErrLocked: another process holds the single-runner lock.
 	ErrLocked = errors.New("lock held by another process")
 	// ErrTransient marks a failure worth retrying: a serialization failure,
@@ -162,6 +165,9 @@ type AppliedMigrationsParams struct {
 // writes it. Columns that only exist in newer DOT layouts are filled with
 // DOT's model defaults when the table has them.
 type Application struct {
+	// ID is the row's primary key (set by GetApplication; InsertApplication
+	// returns it).
+	ID                     int64
 	ClientID               string
 	UserID                 *int64
 	RedirectURIs           string
@@ -198,6 +204,9 @@ type Store interface {
 	// CheckSchema reports ErrMissingTable, naming the table, when one of the
 	// configured tables does not exist.
 	CheckSchema(ctx context.Context) error
+	// CheckWritable reports ErrReadOnly, saying why, when the database takes
+	// no writes (a standby in recovery, a read-only session).
+	CheckWritable(ctx context.Context) error
 	// Migrate creates the DOT 3.4.1 tables (and django_migrations) where
 	// they do not exist yet. It never alters an existing table.
 	Migrate(ctx context.Context) error

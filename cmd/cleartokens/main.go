@@ -21,13 +21,13 @@ import (
 
 // settingFlags are DOT's setting names; each has a flag.
 var settingFlags = []cli.SettingFlag{
-	{Key: "DATABASE_URL", Flag: "database-url", Help: cli.DatabaseURLHelp},
-	{Key: "REFRESH_TOKEN_EXPIRE_SECONDS", Flag: "refresh-token-expire-seconds", Help: "refresh token lifetime in `seconds`; unset or 0: refresh tokens never age-expire"},
-	{Key: "REFRESH_TOKEN_GRACE_PERIOD_SECONDS", Flag: "refresh-token-grace-period-seconds", Help: "(dot-3.4 rules) `seconds` a revoked refresh token is kept (default 0)"},
-	{Key: "REFRESH_TOKEN_REUSE_PROTECTION", Flag: "refresh-token-reuse-protection", Help: "(dot-3.4 rules) `true` keeps revoked refresh tokens until they expire (default false)"},
-	{Key: "CLEAR_EXPIRED_TOKENS_BATCH_SIZE", Flag: "batch-size", Help: "most `rows` deleted per transaction (default 10000)"},
-	{Key: "CLEAR_EXPIRED_TOKENS_BATCH_INTERVAL", Flag: "batch-interval", Help: "`seconds` to pause between batches, fractions allowed (default 0)"},
-	{Key: "CLEARTOKENS_RULES", Flag: "rules", Help: "`rules` to apply: auto (by django_migrations), dot-3.3 or dot-3.4 (default auto)"},
+	cli.DatabaseURL,
+	{Key: "REFRESH_TOKEN_EXPIRE_SECONDS", Flag: "refresh-token-expire-seconds", Help: "refresh token lifetime in `SECONDS`; unset or 0: refresh tokens never age-expire"},
+	{Key: "REFRESH_TOKEN_GRACE_PERIOD_SECONDS", Flag: "refresh-token-grace-period-seconds", Default: "0", Help: "(dot-3.4 rules) `SECONDS` a revoked refresh token is kept"},
+	{Key: "REFRESH_TOKEN_REUSE_PROTECTION", Flag: "refresh-token-reuse-protection", Default: "false", Help: "(dot-3.4 rules) `BOOL`: true keeps revoked refresh tokens until they expire"},
+	{Key: "CLEAR_EXPIRED_TOKENS_BATCH_SIZE", Flag: "batch-size", Default: "10000", Help: "most `ROWS` deleted per transaction"},
+	{Key: "CLEAR_EXPIRED_TOKENS_BATCH_INTERVAL", Flag: "batch-interval", Default: "0", Help: "`SECONDS` to pause between batches, fractions allowed"},
+	{Key: "CLEARTOKENS_RULES", Flag: "rules", Default: "auto", Help: "`RULES` to apply: auto (by django_migrations), dot-3.3 or dot-3.4"},
 }
 
 func main() {
@@ -47,23 +47,23 @@ type flags struct {
 }
 
 func (f *flags) register(fs *flag.FlagSet) {
-	fs.BoolVar(&f.createSchema, "create-schema", false, "create the DOT 3.4.1 tables where missing in the database named by DATABASE_URL")
+	fs.BoolVar(&f.createSchema, "create-schema", false, "create DOT 3.4.1's tables where missing in the database named by DATABASE_URL")
 	fs.BoolVar(&f.asJSON, "json", false, "print the report as one JSON object on stdout")
 	fs.Var(cli.TableFlag{Tables: &f.tables}, "table", cli.TableHelp)
 	fs.BoolVar(&f.dry, "dry-run", false, "count what each step would delete and delete nothing")
-	fs.StringVar(&f.only, "only", "", "clean only these `kinds`, comma separated: access, refresh, idtoken, grant (default all, in DOT's order)")
-	fs.StringVar(&f.before, "before", "", "use `TIME` as now (RFC 3339, '2006-01-02 15:04:05' or '2006-01-02', UTC unless a zone is given); it must not be in the future")
-	fs.DurationVar(&f.keepIfYounger, "keep-if-younger", 0, "keep tokens that expired less than `DURATION` ago (now minus DURATION), e.g. 720h for an audit window")
-	fs.DurationVar(&f.maxDuration, "max-duration", 0, "stop after the batch that crosses `DURATION` and exit 0 with the partial report; the next run goes on")
+	fs.StringVar(&f.only, "only", "", "clean only these `KINDS`, comma separated: access, refresh, idtoken, grant (default all, in DOT's order)")
+	fs.StringVar(&f.before, "before", "", "use `TIME` as now (2026-01-31T12:00:00Z, '2026-01-31 12:00:00' or 2026-01-31; UTC unless a zone is given); not in the future (default the clock)")
+	fs.DurationVar(&f.keepIfYounger, "keep-if-younger", 0, "keep tokens that expired less than `DURATION` ago (now minus DURATION), e.g. 720h for an audit window (default 0: none)")
+	fs.DurationVar(&f.maxDuration, "max-duration", 0, "stop after the batch that crosses `DURATION` and exit 0 with the partial report; the next run goes on (default 0: no limit)")
 	fs.BoolVar(&f.wait, "wait", false, "when another cleartokens run holds the lock on these tables, wait for it instead of exiting 0 at once")
 	fs.BoolVar(&f.noLock, "no-lock", false, "take no single-runner lock (only if you serialise runs yourself)")
-	fs.IntVar(&f.retries, "retries", cleanup.DefaultRetries, "how often to retry a batch after a transient failure (deadlock, serialization failure, timeout, dropped connection); 0: never")
-	fs.DurationVar(&f.statementTimeout, "statement-timeout", 0, "cancel and retry a batch that runs longer than `DURATION` (e.g. 30s); 0: no limit")
-	fs.DurationVar(&f.every, "every", 0, "run again every `DURATION` as a long-lived process, until SIGTERM; a failed run is logged and tried again next time")
-	fs.StringVar(&f.metricsFile, "metrics-textfile", "", "after each run, write Prometheus metrics to `PATH` (atomically), for node_exporter's textfile collector")
-	fs.StringVar(&f.progress, "progress", "auto", "progress lines on stderr: auto (when stderr is a terminal), always, never")
-	fs.StringVar(&f.logFormat, "log-format", "text", "`format` of log records on stderr: text or json")
-	f.common.Register(fs, false)
+	fs.IntVar(&f.retries, "retries", cleanup.DefaultRetries, "how often to retry a batch after a transient failure (deadlock, serialization failure, timeout, dropped connection), `N` times; 0: never")
+	fs.DurationVar(&f.statementTimeout, "statement-timeout", 0, "cancel and retry a batch that runs longer than `DURATION` (e.g. 30s) (default 0: no limit)")
+	fs.DurationVar(&f.every, "every", 0, "run again every `DURATION` as a long-lived process, until SIGTERM; a failed run is logged and tried again next time (default 0: run once)")
+	fs.StringVar(&f.metricsFile, "metrics-textfile", "", "after each run, write Prometheus metrics to `PATH` (atomically), for node_exporter's textfile collector (default none)")
+	fs.StringVar(&f.progress, "progress", "auto", "`WHEN` to show progress on stderr: auto (when stderr is a terminal), always, never")
+	fs.StringVar(&f.logFormat, "log-format", "text", "`FORMAT` of log records on stderr: text or json")
+	f.common.Register(fs)
 }
 
 // apply sets what the flags say on opts; the library checks the values.
@@ -146,14 +146,15 @@ SIGINT or SIGTERM stops after the current batch and prints what was done.
 	f.register(fs)
 
 	prog := cli.NewOutput("cleartokens", stdout, stderr, cli.Common{NoColor: true})
-	if err := cli.ParseFlags(fs, args, stdout); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return cli.ExitOK
-		}
+	positional, err := cli.Parse(fs, args, stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return cli.ExitOK
+	}
+	if err != nil {
 		return prog.Error(err, false)
 	}
-	if fs.NArg() > 0 {
-		return prog.Error(cli.Usagef("unexpected argument %q (cleartokens takes only flags)", fs.Arg(0)), false)
+	if len(positional) > 0 {
+		return prog.Error(cli.Usagef("unexpected argument %q: cleartokens takes only options (see --help)", positional[0]), false)
 	}
 	out, code, done := f.common.Begin("cleartokens", stdout, stderr)
 	if done {
@@ -181,14 +182,17 @@ SIGINT or SIGTERM stops after the current batch and prints what was done.
 	if f.common.Verbosity >= 3 {
 		opts.Logger = logger
 	}
-	opts.OnBatch = newProgress(stderr, f.progress, f.common.Verbosity)
+	bars := newProgress(stderr, f.progress, f.common.Verbosity)
+	if bars != nil {
+		opts.OnBatch = bars.onBatch
+	}
 
 	// The first signal stops the run after the batch in flight; a second
 	// one ends the process at once.
 	ctx, stop := cli.SignalContext()
 	defer stop()
 
-	st, err := cli.OpenStore(ctx, cli.OpenParams{URL: dbURL, CreateSchema: f.createSchema, Tables: f.tables})
+	st, err := cli.OpenStore(ctx, cli.OpenParams{URL: dbURL, CreateSchema: f.createSchema, SkipCheck: f.common.SkipChecks, Tables: f.tables})
 	if err != nil {
 		return out.Error(err, f.common.Traceback)
 	}
@@ -210,6 +214,7 @@ SIGINT or SIGTERM stops after the current batch and prints what was done.
 	if f.every != 0 {
 		// A long-lived process: log each run, keep going after failures.
 		err := cleanup.RunEvery(ctx, f.every, opts, func(rep cleanup.Report, err error) {
+			bars.done()
 			record(rep, err)
 			logRun(logger, rep, err)
 			if err == nil {
@@ -224,6 +229,7 @@ SIGINT or SIGTERM stops after the current batch and prints what was done.
 	}
 
 	rep, err := cleanup.Clear(ctx, opts)
+	bars.done()
 	record(rep, err)
 	if errors.Is(err, cleanup.ErrLocked) {
 		// Another replica is doing the work: that is success for this one.
@@ -238,6 +244,11 @@ SIGINT or SIGTERM stops after the current batch and prints what was done.
 	interrupted := errors.Is(err, cleanup.ErrInterrupted)
 	if err != nil && !interrupted {
 		return out.Error(usage(err), f.common.Traceback)
+	}
+	if interrupted && rep.Rules == "" {
+		// Stopped before any step began (while waiting for the lock).
+		out.Info("cleartokens: interrupted while waiting for the lock; nothing was deleted")
+		return cli.ExitFailure
 	}
 	report(out, rep, f.common.Verbosity, f.asJSON)
 	if interrupted {

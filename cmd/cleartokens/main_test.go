@@ -129,7 +129,7 @@ func TestBadInput(t *testing.T) {
 	empty := sqlstoretest.NewEmptySQLite(t)
 	dir := t.TempDir()
 	cases := []badCase{
-		{"unknown flag", nil, []string{"--frobnicate"}, 2, "flag provided but not defined"},
+		{"unknown flag", nil, []string{"--frobnicate"}, 2, "unrecognized option --frobnicate (see --help)"},
 		{"stray argument", nil, []string{"now"}, 2, "unexpected argument"},
 		{"bad batch size", []string{"CLEAR_EXPIRED_TOKENS_BATCH_SIZE=ten"}, nil, 2, "CLEAR_EXPIRED_TOKENS_BATCH_SIZE"},
 		{"zero batch size", nil, []string{"--batch-size", "0"}, 2, "positive"},
@@ -143,11 +143,11 @@ func TestBadInput(t *testing.T) {
 		{"bad table name", nil, []string{"--table", "grant=grant; DROP TABLE x"}, 2, "invalid SQL identifier"},
 		{"unknown table role", nil, []string{"--table", "tokens=x"}, 2, "unknown table role"},
 		{"bad URL scheme", []string{"DATABASE_URL=mysql://db/x"}, nil, 2, "not supported"},
-		{"missing sqlite file", []string{"DATABASE_URL=sqlite:" + filepath.Join(dir, "nope.db")}, nil, 1, "no such file"},
+		{"missing sqlite file", []string{"DATABASE_URL=sqlite:" + filepath.Join(dir, "nope.db")}, nil, 1, "nope.db does not exist: name an existing database in DATABASE_URL, or add --create-schema"},
 		{"missing tables", []string{"DATABASE_URL=sqlite:" + empty}, nil, 1, "table does not exist"},
 		{"swapped table missing", []string{"DATABASE_URL=" + e.URL}, []string{"--table", "grant=myapp_grant"}, 1, "myapp_grant"},
 		{"unreachable server", []string{"DATABASE_URL=postgres://u:hunter2@127.0.0.1:1/x?sslmode=disable"}, nil, 1, "cannot connect"},
-		{"bad duration", nil, []string{"--statement-timeout", "soon"}, 2, `invalid value "soon" for flag -statement-timeout`},
+		{"bad duration", nil, []string{"--statement-timeout", "soon"}, 2, `--statement-timeout "soon": not a duration: use h, m, s`},
 		{"negative retries", nil, []string{"--retries", "-1"}, 2, "must not be negative"},
 		{"wait and no-lock", nil, []string{"--wait", "--no-lock"}, 2, "cannot be used together"},
 		{"settings file missing", nil, []string{"--settings", "/nonexistent/settings.env"}, 2, "no such file"},

@@ -214,6 +214,7 @@ func TestTerminalGetsProgressAndColour(t *testing.T) {
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + e.URL}, settings34...)
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, string(out))
-	assert.Contains(t, string(out), "progress: expired_grants: 1 deleted")
+	assert.Contains(t, string(out), "\r\x1b[Kprogress: expired_grants: 1 deleted", "one line, updated in place")
+	assert.NotRegexp(t, `progress: [^\r]*\n`, string(out), "no progress line ends in a newline")
 	assert.Contains(t, string(out), "\x1b[32m1 Expired grant tokens deleted\x1b[0m")
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
 
@@ -55,23 +54,40 @@ func report(out *cli.Output, rep cleanup.Report, verbosity int, asJSON bool) {
 	}
 }
 
-// newProgress returns the per-batch callback that keeps a progress line on
-// stderr (per step: deleted so far, rate), or nil when quiet.
-func newProgress(w io.Writer, mode string, verbosity int) func(cleanup.BatchEvent) {
-	show := mode == "always"
-	if mode == "auto" {
-		if f, ok := w.(*os.File); ok {
-			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-				show = true
-			}
-		}
-	}
-	if !show || verbosity == 0 {
+// progress keeps a progress line on stderr (per step: deleted so far,
+// rate): on a terminal one line updated in place, otherwise a line per
+// batch (with --progress always).
+type progress struct {
+	w       io.Writer
+	inPlace bool
+	shown   bool
+}
+
+// newProgress returns nil when no progress is wanted.
+func newProgress(w io.Writer, mode string, verbosity int) *progress {
+	tty := cli.IsTerminal(w)
+	if verbosity == 0 || mode == "never" || (mode == "auto" && !tty) {
 		return nil
 	}
-	return func(ev cleanup.BatchEvent) {
-		rate := float64(ev.StepDeleted) / max(ev.StepDuration.Seconds(), 1e-9)
-		fmt.Fprintf(w, "progress: %s: %d deleted, %.0f rows/s\n", ev.Step, ev.StepDeleted, rate)
+	return &progress{w: w, inPlace: tty}
+}
+
+func (p *progress) onBatch(ev cleanup.BatchEvent) {
+	rate := float64(ev.StepDeleted) / max(ev.StepDuration.Seconds(), 1e-9)
+	line := fmt.Sprintf("progress: %s: %d deleted, %.0f rows/s", ev.Step, ev.StepDeleted, rate)
+	if p.inPlace {
+		fmt.Fprint(p.w, "\r\x1b[K"+line) // back to the start of the line, clear it
+		p.shown = true
+		return
+	}
+	fmt.Fprintln(p.w, line)
+}
+
+// done ends the line kept in place, so what follows starts on its own.
+func (p *progress) done() {
+	if p != nil && p.shown {
+		fmt.Fprint(p.w, "\r\x1b[K")
+		p.shown = false
 	}
 }
 
@@ -83,7 +99,7 @@ func logRun(l *slog.Logger, rep cleanup.Report, err error) {
 	case err != nil:
 		l.Error("run failed; trying again next time", "error", err.Error(), "deleted", rep.Deleted())
 	default:
-		args := []any{"deleted", rep.Deleted(), "duration", rep.Duration.Round(time.Millisecond), "rules", string(rep.Rules)}
+		args := []any{"deleted", rep.Deleted(), "duration_seconds", rep.Duration.Seconds(), "rules", string(rep.Rules)}
 		for _, st := range rep.Steps {
 			if !st.Skipped {
 				args = append(args, st.Name, st.Deleted)

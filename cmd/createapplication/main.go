@@ -21,13 +21,16 @@ import (
 )
 
 var settingFlags = []cli.SettingFlag{
-	{Key: "DATABASE_URL", Flag: "database-url", Help: cli.DatabaseURLHelp},
-	{Key: "ALLOWED_REDIRECT_URI_SCHEMES", Flag: "allowed-redirect-uri-schemes", Help: "`schemes` a redirect URI may use, space or comma separated (default: http https)"},
-	{Key: "ALLOW_URI_WILDCARDS", Flag: "allow-uri-wildcards", Help: "`true` allows a leading wildcard in redirect URI hosts (*.example.com)"},
-	{Key: "OIDC_RSA_PRIVATE_KEY", Flag: "oidc-rsa-private-key", Help: "the OIDC RSA private `key` (PEM); RS256 needs it set"},
-	{Key: "CLIENT_SECRET_GENERATOR_LENGTH", Flag: "client-secret-length", Help: "`length` of a generated client secret (default 128)"},
-	{Key: "CLIENT_SECRET", Flag: "client-secret", Help: "the `SECRET` for this application (default: generated); prefer CLIENT_SECRET or --client-secret-file: a flag shows in the process list"},
+	cli.DatabaseURL,
+	{Key: "ALLOWED_REDIRECT_URI_SCHEMES", Flag: "allowed-redirect-uri-schemes", Default: "http https", Help: "`SCHEMES` a redirect URI may use, space or comma separated"},
+	{Key: "ALLOW_URI_WILDCARDS", Flag: "allow-uri-wildcards", Default: "false", Help: "`BOOL`: true allows a leading wildcard in redirect URI hosts (*.example.com)"},
+	{Key: "CLIENT_SECRET_GENERATOR_LENGTH", Flag: "client-secret-length", Default: "128", Help: "`LENGTH` of a generated client secret"},
+	{Key: "CLIENT_SECRET", Flag: "client-secret", Default: "generated", Help: "the `SECRET` of this application; prefer CLIENT_SECRET or --client-secret-file: an option shows in the process list"},
 }
+
+// oidcKeySetting is read from the environment or the settings file only:
+// a private key does not belong on a command line (--oidc-rsa-private-key-file reads one from a file).
+const oidcKeySetting = "OIDC_RSA_PRIVATE_KEY"
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr))
@@ -37,6 +40,7 @@ type options struct {
 	common                                cli.Common
 	clientID, user, redirectURIs, name    string
 	postLogoutURIs, algorithm, secretFile string
+	oidcKeyFile                           string
 	noHash, skipAuth, asJSON              bool
 	ifNotExists, createSchema             bool
 	iterations                            int
@@ -65,24 +69,25 @@ Flags:
 		cli.PrintFlags(fs, w)
 		fmt.Fprintf(w, "\nExit status: 0 created (or, with --if-not-exists, already there), 1 failure (validation, database), 2 bad usage.\n")
 	}
-	settingValues := cli.RegisterSettings(fs, settingFlags)
-	fs.StringVar(&o.clientID, "client-id", "", "the `ID` of the new application (default: 40 generated characters)")
-	fs.StringVar(&o.user, "user", "", "the `ID` of the auth_user row that owns the application")
-	fs.StringVar(&o.redirectURIs, "redirect-uris", "", "the redirect `URIs`, space separated: 'URI1 URI2'")
-	fs.StringVar(&o.postLogoutURIs, "post-logout-redirect-uris", "", "the post-logout redirect `URIs`, space separated (validated like redirect URIs)")
-	fs.StringVar(&o.secretFile, "client-secret-file", "", "read the client secret from `PATH` (- for standard input); one trailing newline is dropped")
+	settingValues := cli.RegisterSettings(fs, settingFlags, oidcKeySetting)
+	fs.StringVar(&o.clientID, "client-id", "", "the `ID` of the new application (default 40 generated characters)")
+	fs.StringVar(&o.user, "user", "", "the `ID` of the auth_user row that owns the application (default none)")
+	fs.StringVar(&o.redirectURIs, "redirect-uris", "", "the redirect `URIS`, space separated: 'URI1 URI2' (default none)")
+	fs.StringVar(&o.postLogoutURIs, "post-logout-redirect-uris", "", "the post-logout redirect `URIS`, space separated, validated like redirect URIs (default none)")
+	fs.StringVar(&o.secretFile, "client-secret-file", "", "read the client secret from `PATH` (- for standard input); one trailing newline is dropped (default none)")
 	fs.BoolVar(&o.noHash, "no-hash-client-secret", false, "store the client secret as given instead of hashing it (HS256 needs this)")
-	fs.StringVar(&o.name, "name", "", "the `name` of the application")
+	fs.StringVar(&o.name, "name", "", "the `NAME` of the application (default none: DOT shows the client_id)")
 	fs.BoolVar(&o.skipAuth, "skip-authorization", false, "bypass the authorization form, even on the application's first use")
-	fs.StringVar(&o.algorithm, "algorithm", "", "the OIDC token signing `algorithm`: RS256 or HS256 (default: none)")
-	fs.BoolVar(&o.asJSON, "json", false, "print the result as one JSON object: client_id, name, and client_secret when generated")
+	fs.StringVar(&o.algorithm, "algorithm", "", "the OIDC token signing `ALGORITHM`: RS256 or HS256 (default none)")
+	fs.StringVar(&o.oidcKeyFile, "oidc-rsa-private-key-file", "", "read OIDC_RSA_PRIVATE_KEY (PEM), which RS256 needs, from `PATH` (default the setting from the environment or --settings)")
+	fs.BoolVar(&o.asJSON, "json", false, "print the result as one JSON object (see README)")
 	fs.BoolVar(&o.ifNotExists, "if-not-exists", false, "with --client-id: succeed without change when that application exists with the same settings; fail when they differ")
-	fs.IntVar(&o.iterations, "hasher-iterations", 0, "PBKDF2 `iterations` for the hashed secret (default 1000000, Django 5.2's)")
-	fs.BoolVar(&o.createSchema, "create-schema", false, "create the DOT 3.4.1 tables where missing in the database named by DATABASE_URL")
+	fs.IntVar(&o.iterations, "hasher-iterations", 0, "PBKDF2 `N` iterations for the hashed secret (default 1000000, Django 5.2's)")
+	fs.BoolVar(&o.createSchema, "create-schema", false, "create DOT 3.4.1's tables where missing in the database named by DATABASE_URL")
 	fs.Var(cli.TableFlag{Tables: &o.tables}, "table", cli.TableHelp)
-	o.common.Register(fs, true)
+	o.common.Register(fs)
 
-	positional, err := parseInterleaved(fs, args, stdout)
+	positional, err := cli.Parse(fs, args, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return cli.ExitOK
 	}
@@ -137,16 +142,20 @@ Flags:
 	if err != nil {
 		return out.Error(err, o.common.Traceback)
 	}
-	if created.StoredInClear {
+	for _, w := range created.Warnings {
+		if o.common.Verbosity >= 1 {
+			out.Warn(w)
+		}
+	}
+	if created.StoredInClear && o.common.Verbosity >= 1 {
 		out.Warn("this application table has no hash_client_secret column (django-oauth-toolkit before 2.0, which compares secrets in clear): the secret is stored as given")
 	}
 	if o.asJSON {
 		json.NewEncoder(stdout).Encode(created) //nolint:errcheck // nothing to do if stdout is gone
 		return cli.ExitOK
 	}
-	if o.common.Verbosity == 0 {
-		return cli.ExitOK
-	}
+	// DOT writes these lines with self.stdout.write, which Django's
+	// verbosity does not silence: the generated secret is shown nowhere else.
 	if created.Existed {
 		out.Success(fmt.Sprintf("Application %s already exists with the same settings.", created.DisplayName()))
 		return cli.ExitOK
@@ -156,22 +165,6 @@ Flags:
 		out.Success("client_secret: " + created.ClientSecret)
 	}
 	return cli.ExitOK
-}
-
-// parseInterleaved lets flags come before, between and after the two
-// positional arguments, as DOT's argparse does.
-func parseInterleaved(fs *flag.FlagSet, args []string, stdout io.Writer) ([]string, error) {
-	var positional []string
-	for {
-		if err := cli.ParseFlags(fs, args, stdout); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			return positional, nil
-		}
-		positional = append(positional, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
 }
 
 // spec turns flags and settings into the library's Spec and DATABASE_URL.
@@ -190,7 +183,14 @@ func (o *options) spec(s *cli.Settings, stdin io.Reader) (application.Spec, stri
 		return spec, "", err
 	}
 	spec.Settings.AllowURIWildcards = wild
-	spec.Settings.OIDCRSAPrivateKey, _ = s.Get("OIDC_RSA_PRIVATE_KEY")
+	spec.Settings.OIDCRSAPrivateKey, _ = s.Get(oidcKeySetting)
+	if o.oidcKeyFile != "" {
+		b, err := os.ReadFile(o.oidcKeyFile)
+		if err != nil {
+			return spec, "", cli.UsageError{Err: fmt.Errorf("--oidc-rsa-private-key-file: %w", err)}
+		}
+		spec.Settings.OIDCRSAPrivateKey = string(b)
+	}
 	if n, ok, err := s.Int("CLIENT_SECRET_GENERATOR_LENGTH"); err != nil {
 		return spec, "", err
 	} else if ok {

@@ -206,7 +206,7 @@ func TestBadUsage(t *testing.T) {
 		{"no arguments", nil, nil, 2, "the following arguments are required: client_type, authorization_grant_type"},
 		{"one argument", nil, []string{"public"}, 2, "required: authorization_grant_type"},
 		{"three arguments", nil, []string{"public", "password", "extra"}, 2, `unexpected argument "extra"`},
-		{"unknown flag", nil, []string{"--frob", "public", "password"}, 2, "flag provided but not defined"},
+		{"unknown flag", nil, []string{"--frob", "public", "password"}, 2, "unrecognized option --frob (see --help)"},
 		{"if-not-exists without id", nil, []string{"--if-not-exists", "public", "password"}, 2, "needs a client_id"},
 		{"bad iterations", nil, []string{"--hasher-iterations", "-5", "public", "password"}, 2, "hasher iterations -5: want 1 to 3000000"},
 		{"bad secret length", []string{"CLIENT_SECRET_GENERATOR_LENGTH=big"}, []string{"public", "password"}, 2, "CLIENT_SECRET_GENERATOR_LENGTH"},

@@ -9,10 +9,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"regexp"
 	"runtime/debug"
 	"strconv"
 	"strings"
+
+	"golang.org/x/term"
 )
 
 // Exit statuses, as DOT users expect from a management command.
@@ -44,18 +48,16 @@ type Common struct {
 }
 
 // Register adds the common options to fs.
-func (c *Common) Register(fs *flag.FlagSet, skipChecks bool) {
-	fs.IntVar(&c.Verbosity, "verbosity", 1, "`level` of output: 0 quiet, 1 normal, 2 verbose, 3 very verbose (as Django's -v)")
-	fs.IntVar(&c.Verbosity, "v", 1, "shorthand for --verbosity")
-	fs.BoolVar(&c.Version, "version", false, "print the version and exit")
+func (c *Common) Register(fs *flag.FlagSet) {
+	fs.IntVar(&c.Verbosity, "verbosity", 1, "`LEVEL` of output: 0 quiet, 1 normal, 2 verbose, 3 very verbose (as Django's -v)")
+	fs.IntVar(&c.Verbosity, "v", 1, "`LEVEL`: shorthand for --verbosity")
+	fs.BoolVar(&c.Version, "version", false, "print the program's name and version and exit")
 	fs.BoolVar(&c.NoColor, "no-color", false, "never colour the output")
 	fs.BoolVar(&c.ForceColor, "force-color", false, "colour the output even when it is not a terminal")
 	fs.BoolVar(&c.Traceback, "traceback", false, "on error, print the whole chain of causes, one per line")
-	fs.StringVar(&c.Settings, "settings", "", "read settings from `FILE`: KEY=VALUE lines, # comments (environment < file < flags)")
-	fs.StringVar(&c.PythonPath, "pythonpath", "", "Django's option; not applicable here (an error if given)")
-	if skipChecks {
-		fs.BoolVar(&c.SkipChecks, "skip-checks", false, "skip the database schema check before writing")
-	}
+	fs.StringVar(&c.Settings, "settings", "", "read settings from `FILE` of KEY=VALUE lines, # comments (environment < file < options); not a Django settings module (default none)")
+	fs.StringVar(&c.PythonPath, "pythonpath", "", "`PATH`: Django's option; not applicable here (an error if given)")
+	fs.BoolVar(&c.SkipChecks, "skip-checks", false, "skip the check that every table exists before starting")
 }
 
 // Check validates the common options.
@@ -72,12 +74,13 @@ func (c *Common) Check() error {
 	return nil
 }
 
-// Version is the module version from the build info ("v1.2.3" for
-// `go install …@v1.2.3`), with the VCS revision when the build recorded one.
-func Version() string {
+// Version is what --version prints: the program's name, the module
+// version from the build info ("v1.2.3" for `go install …@v1.2.3`), the
+// VCS revision when the build recorded one, and the Go version.
+func Version(prog string) string {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
-		return "(unknown)"
+		return prog + " (unknown version)"
 	}
 	v := bi.Main.Version
 	if v == "" {
@@ -85,11 +88,17 @@ func Version() string {
 	}
 	for _, s := range bi.Settings {
 		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			v += " " + s.Value[:12]
+			v += " (rev " + s.Value[:12] + ")"
 		}
 	}
-	return v + " " + bi.GoVersion
+	return prog + " " + v + " " + bi.GoVersion
 }
+
+// djangoModule is a dotted Python module path such as mysite.settings.
+var djangoModule = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$`)
+
+// fileExtension: "settings.env" is a missing file, not a module.
+var fileExtension = regexp.MustCompile(`\.(env|conf|cfg|ini|txt|sh|properties|list)$`)
 
 // Settings are named values from the environment, a settings file and flags.
 type Settings struct {
@@ -109,6 +118,10 @@ func LoadSettings(keys []string, getenv func(string) string, file string) (*Sett
 		return s, nil
 	}
 	f, err := os.Open(file)
+	if errors.Is(err, fs.ErrNotExist) && djangoModule.MatchString(file) && !fileExtension.MatchString(file) {
+		return nil, Usagef("--settings %s looks like a Django settings module, which oauthkit cannot read (it runs no Python): "+
+			"give the settings in the environment (DATABASE_URL=… REFRESH_TOKEN_EXPIRE_SECONDS=… cleartokens) or in a file of KEY=VALUE lines named by --settings", file)
+	}
 	if err != nil {
 		return nil, Usagef("--settings: %w", err)
 	}
@@ -193,41 +206,54 @@ func (s *Settings) Bool(key string) (bool, error) {
 	return false, Usagef("%s=%q (from %s): want true or false", key, v, src)
 }
 
-// Output writes results and diagnostics, coloured on a terminal as Django does.
+// Output writes results and diagnostics, coloured on a terminal as Django
+// does. Each stream decides for itself: stdout's colour by whether stdout
+// is a terminal, stderr's by whether stderr is (so "cleartokens >/dev/null"
+// in a cron line puts no escapes into the error it mails).
 type Output struct {
 	Stdout, Stderr io.Writer
-	Color          bool
-	Prog           string
+	// ColorOut and ColorErr say whether to colour what goes to each stream.
+	ColorOut, ColorErr bool
+	Prog               string
 }
 
-// NewOutput decides on colour: forced, refused, or when stdout is a terminal.
+// IsTerminal reports whether w is a terminal (not merely a character
+// device such as /dev/null).
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// NewOutput decides on colour per stream: forced, refused (--no-color or
+// NO_COLOR), or when the stream is a terminal.
 func NewOutput(prog string, stdout, stderr io.Writer, c Common) *Output {
-	color := c.ForceColor
-	if !c.NoColor && !c.ForceColor && os.Getenv("NO_COLOR") == "" {
-		if f, ok := stdout.(*os.File); ok {
-			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-				color = true
-			}
-		}
+	o := &Output{Stdout: stdout, Stderr: stderr, Prog: prog}
+	switch {
+	case c.ForceColor:
+		o.ColorOut, o.ColorErr = true, true
+	case c.NoColor || os.Getenv("NO_COLOR") != "":
+	default:
+		o.ColorOut, o.ColorErr = IsTerminal(stdout), IsTerminal(stderr)
 	}
-	return &Output{Stdout: stdout, Stderr: stderr, Color: color, Prog: prog}
+	return o
 }
 
-func (o *Output) paint(code, s string) string {
-	if !o.Color {
+func paint(on bool, code, s string) string {
+	if !on {
 		return s
 	}
 	return "\x1b[" + code + "m" + s + "\x1b[0m"
 }
 
-// Red paints s red on a terminal (Django's ERROR style).
-func (o *Output) Red(s string) string { return o.paint("31", s) }
+// Red paints s red when stderr is coloured (Django's ERROR style); it is
+// for lines that go to stderr.
+func (o *Output) Red(s string) string { return paint(o.ColorErr, "31", s) }
 
-// Success prints a result line (green on a terminal).
-func (o *Output) Success(s string) { fmt.Fprintln(o.Stdout, o.paint("32", s)) }
+// Success prints a result line on stdout (green on a terminal).
+func (o *Output) Success(s string) { fmt.Fprintln(o.Stdout, paint(o.ColorOut, "32", s)) }
 
 // Warn prints a warning on stderr (yellow on a terminal).
-func (o *Output) Warn(s string) { fmt.Fprintln(o.Stderr, o.paint("33", "Warning: "+s)) }
+func (o *Output) Warn(s string) { fmt.Fprintln(o.Stderr, paint(o.ColorErr, "33", "Warning: "+s)) }
 
 // Info prints a diagnostic on stderr.
 func (o *Output) Info(s string) { fmt.Fprintln(o.Stderr, s) }
@@ -235,7 +261,7 @@ func (o *Output) Info(s string) { fmt.Fprintln(o.Stderr, s) }
 // Error prints err as one line on stderr (red on a terminal), or with
 // traceback every cause on its own line, and returns the exit status.
 func (o *Output) Error(err error, traceback bool) int {
-	fmt.Fprintln(o.Stderr, o.paint("31", o.Prog+": error: "+err.Error()))
+	fmt.Fprintln(o.Stderr, o.Red(o.Prog+": error: "+err.Error()))
 	if traceback {
 		printCauses(o.Stderr, err, "  ")
 	}
@@ -269,7 +295,7 @@ func printCauses(w io.Writer, err error, indent string) {
 }
 
 // PrintFlags lists fs's flags GNU-style ("--name VALUE"), as Django's help
-// does; the flag package accepts both one and two dashes.
+// does, each with its default.
 func PrintFlags(fs *flag.FlagSet, w io.Writer) {
 	fs.VisitAll(func(f *flag.Flag) {
 		dash := "--"
@@ -280,6 +306,9 @@ func PrintFlags(fs *flag.FlagSet, w io.Writer) {
 		line := "  " + dash + f.Name
 		if name != "" {
 			line += " " + name
+		}
+		if !strings.Contains(usage, "(default") && !isBool(f) && f.DefValue != "" && f.DefValue != "0" && f.DefValue != "0s" {
+			usage += " (default " + f.DefValue + ")"
 		}
 		fmt.Fprintf(w, "%s\n      %s\n", line, usage)
 	})
@@ -294,28 +323,9 @@ func (c *Common) Begin(prog string, stdout, stderr io.Writer) (out *Output, code
 	}
 	out = NewOutput(prog, stdout, stderr, *c)
 	if c.Version {
-		fmt.Fprintln(stdout, Version())
+		fmt.Fprintln(stdout, Version(prog))
 		return out, ExitOK, true
 	}
 	return out, 0, false
 }
 
-// ParseFlags parses args quietly: --help prints the usage on stdout (as
-// argparse does) and reports flag.ErrHelp; a bad flag or value comes back as
-// one UsageError line, without the flag package's wall of usage text.
-func ParseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) error {
-	usage := fs.Usage
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	err := fs.Parse(args)
-	fs.Usage = usage
-	if errors.Is(err, flag.ErrHelp) {
-		fs.SetOutput(stdout)
-		usage()
-		return flag.ErrHelp
-	}
-	if err != nil {
-		return UsageError{fmt.Errorf("%w (see --help)", err)}
-	}
-	return nil
-}

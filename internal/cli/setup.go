@@ -5,6 +5,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
+	"os"
 	"strings"
 
 	"github.com/oauthkit/oauthkit/store"
@@ -14,38 +16,47 @@ import (
 // DefaultDatabaseURL is Django's own default file name, on SQLite.
 const DefaultDatabaseURL = "sqlite:db.sqlite3"
 
-// DatabaseURLHelp documents DATABASE_URL for every command.
-const DatabaseURLHelp = "database `URL`: postgres://…, postgresql://…, sqlite:PATH or sqlite:///ABS/PATH (default " +
-	DefaultDatabaseURL + ", created with its tables on first use)"
+// DatabaseURL is the DATABASE_URL setting of every command.
+var DatabaseURL = SettingFlag{Key: "DATABASE_URL", Flag: "database-url", Default: DefaultDatabaseURL + ", created with DOT's tables when the file does not exist",
+	Help: "database `URL`: postgres://…, postgresql://…, sqlite:PATH, sqlite:///RELATIVE/PATH or sqlite:////ABSOLUTE/PATH; " +
+		"a password on the command line shows in the process list: prefer the environment or --settings"}
 
 // SettingFlag is a setting of DOT's name with the flag that overrides it.
-type SettingFlag struct{ Key, Flag, Help string }
+// Default is what applies when no source sets it, for the help.
+type SettingFlag struct{ Key, Flag, Help, Default string }
 
 // SettingFlags registers one string flag per setting and, after parsing,
 // applies the ones given on the command line over the other sources.
 type SettingFlags struct {
 	defs   []SettingFlag
 	values map[string]*string
+	// unflagged are settings read from the environment and the settings
+	// file only (a secret that does not belong on a command line).
+	unflagged []string
 }
 
-// RegisterSettings adds a flag per setting to fs.
-func RegisterSettings(fs *flag.FlagSet, defs []SettingFlag) *SettingFlags {
-	sf := &SettingFlags{defs: defs, values: map[string]*string{}}
+// RegisterSettings adds a flag per setting to fs; unflagged settings have none.
+func RegisterSettings(fs *flag.FlagSet, defs []SettingFlag, unflagged ...string) *SettingFlags {
+	sf := &SettingFlags{defs: defs, values: map[string]*string{}, unflagged: unflagged}
 	for _, d := range defs {
 		v := new(string)
 		sf.values[d.Key] = v
-		fs.StringVar(v, d.Flag, "", d.Help+" [env "+d.Key+"]")
+		def := d.Default
+		if def == "" {
+			def = "unset"
+		}
+		fs.StringVar(v, d.Flag, "", d.Help+" (default "+def+") [env "+d.Key+"]")
 	}
 	return sf
 }
 
 // Keys lists the settings' names.
 func (sf *SettingFlags) Keys() []string {
-	keys := make([]string, len(sf.defs))
-	for i, d := range sf.defs {
-		keys[i] = d.Key
+	keys := make([]string, 0, len(sf.defs)+len(sf.unflagged))
+	for _, d := range sf.defs {
+		keys = append(keys, d.Key)
 	}
-	return keys
+	return append(keys, sf.unflagged...)
 }
 
 // Load reads the settings from the environment and the --settings file,
@@ -85,7 +96,7 @@ const TableHelp = "use table `ROLE=NAME` for a swapped DOT model; ROLE is applic
 // OpenParams say which database a command opens and how.
 type OpenParams struct {
 	// URL is DATABASE_URL; empty means the embedded default, which is
-	// created with its tables on first use.
+	// created with DOT's tables when its file does not exist yet.
 	URL string
 	// CreateSchema creates missing tables in a database the user named.
 	CreateSchema bool
@@ -94,23 +105,36 @@ type OpenParams struct {
 	Tables    store.Tables
 }
 
-// OpenStore opens the database, creates the schema where asked (or for the
-// embedded default) and checks the tables. A malformed URL or table name is
-// a UsageError.
+// OpenStore opens the database, creates the schema where asked, and checks
+// the tables. Only the embedded default's file, when it does not exist
+// yet and no table was named with --table, is created with DOT's tables
+// unasked; an existing database, or a table the user named, is never
+// altered without --create-schema. A malformed URL or table name is a
+// UsageError.
 func OpenStore(ctx context.Context, p OpenParams) (*sqlstore.Store, error) {
 	url, create := p.URL, p.CreateSchema
 	if url == "" {
-		url, create = DefaultDatabaseURL, true
+		url = DefaultDatabaseURL
+		ds, err := sqlstore.ParseURL(url)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := os.Stat(ds.Path); errors.Is(err, fs.ErrNotExist) && p.Tables == (store.Tables{}) {
+			create = true
+		}
 	}
 	opts := []sqlstore.Option{sqlstore.WithTables(p.Tables)}
 	if create {
 		opts = append(opts, sqlstore.AllowCreate())
 	}
 	st, err := sqlstore.Open(ctx, url, opts...)
-	if err != nil {
-		if errors.Is(err, store.ErrInvalidURL) || errors.Is(err, store.ErrInvalidIdentifier) {
-			return nil, UsageError{Err: err}
-		}
+	switch {
+	case errors.Is(err, store.ErrInvalidURL) || errors.Is(err, store.ErrInvalidIdentifier):
+		return nil, UsageError{Err: err}
+	case errors.Is(err, fs.ErrNotExist):
+		ds, _ := sqlstore.ParseURL(url)
+		return nil, noFileError{path: ds.Path, err: err}
+	case err != nil:
 		return nil, err
 	}
 	if create {
@@ -127,3 +151,15 @@ func OpenStore(ctx context.Context, p OpenParams) (*sqlstore.Store, error) {
 	}
 	return st, nil
 }
+
+// noFileError says, for a command's user, that a named SQLite file is
+// missing and how to create it; it still matches fs.ErrNotExist.
+type noFileError struct {
+	path string
+	err  error
+}
+
+func (e noFileError) Error() string {
+	return fmt.Sprintf("the database file %s does not exist: name an existing database in DATABASE_URL, or add --create-schema to create it with DOT 3.4.1's tables", e.path)
+}
+func (e noFileError) Unwrap() error { return e.err }

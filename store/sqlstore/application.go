@@ -23,7 +23,7 @@ func (s *Store) applicationColumns(ctx context.Context) ([]column, error) {
 	}
 	cols, err := s.d.readColumns(ctx, s.db, s.tables.Application)
 	if err != nil {
-		return nil, fmt.Errorf("read columns of %s in %s: %w", s.tables.Application, s.display, s.scrub(classify(s.d, err)))
+		return nil, fmt.Errorf("read columns of %s in %s: %w", s.tables.Application, s.display, s.fail(err))
 	}
 	if len(cols) == 0 {
 		return nil, missingTable(s.display, "application", s.tables.Application)
@@ -49,7 +49,7 @@ func (s *Store) ApplicationColumns(ctx context.Context) (store.ApplicationColumn
 func (s *Store) UserExists(ctx context.Context, id int64) (bool, error) {
 	var n int
 	if err := s.db.GetContext(ctx, &n, s.db.Rebind(`SELECT count(*) FROM `+s.q(roleUser)+` WHERE id = ?`), id); err != nil {
-		return false, fmt.Errorf("look up user %d in %s of %s: %w", id, s.tables.User, s.display, s.scrub(classify(s.d, err)))
+		return false, fmt.Errorf("look up user %d in %s of %s: %w", id, s.tables.User, s.display, s.fail(err))
 	}
 	return n > 0, nil
 }
@@ -57,6 +57,7 @@ func (s *Store) UserExists(ctx context.Context, id int64) (bool, error) {
 // GetApplication returns one application by client_id, or nil.
 func (s *Store) GetApplication(ctx context.Context, clientID string) (*store.Application, error) {
 	var row struct {
+		ID                     int64         `db:"id"`
 		ClientID               string        `db:"client_id"`
 		UserID                 sql.NullInt64 `db:"user_id"`
 		RedirectURIs           string        `db:"redirect_uris"`
@@ -77,7 +78,7 @@ func (s *Store) GetApplication(ctx context.Context, clientID string) (*store.App
 	if err != nil {
 		return nil, err
 	}
-	selects := []string{"client_id", "user_id", "redirect_uris", "client_type", "authorization_grant_type", "client_secret", "name", "skip_authorization"}
+	selects := []string{"id", "client_id", "user_id", "redirect_uris", "client_type", "authorization_grant_type", "client_secret", "name", "skip_authorization"}
 	for _, opt := range []struct{ name, absent string }{
 		{"post_logout_redirect_uris", "''"}, {"hash_client_secret", "FALSE"}, {"algorithm", "''"}, {"allowed_origins", "''"},
 	} {
@@ -92,10 +93,10 @@ func (s *Store) GetApplication(ctx context.Context, clientID string) (*store.App
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("read application from %s of %s: %w", s.tables.Application, s.display, s.scrub(classify(s.d, err)))
+		return nil, fmt.Errorf("read application from %s of %s: %w", s.tables.Application, s.display, s.fail(err))
 	}
 	a := &store.Application{
-		ClientID: row.ClientID, RedirectURIs: row.RedirectURIs, PostLogoutRedirectURIs: row.PostLogoutRedirectURIs,
+		ID: row.ID, ClientID: row.ClientID, RedirectURIs: row.RedirectURIs, PostLogoutRedirectURIs: row.PostLogoutRedirectURIs,
 		ClientType: row.ClientType, AuthorizationGrantType: row.AuthorizationGrantType, ClientSecret: row.ClientSecret,
 		HashClientSecret: row.HashClientSecret, Name: row.Name, SkipAuthorization: row.SkipAuthorization,
 		Algorithm: row.Algorithm, AllowedOrigins: row.AllowedOrigins,

@@ -47,6 +47,8 @@ type dialect interface {
 	// timeArg is how a timestamp is bound for DOT's datetime columns.
 	timeArg(t time.Time) any
 
+	// readOnly says why the database takes no writes, or "" when it does.
+	readOnly(ctx context.Context, db *sqlx.DB) (string, error)
 	// tableExists reports whether a validated table name exists.
 	tableExists(ctx context.Context, db *sqlx.DB, name string) (bool, error)
 	// readColumns reads a table's columns, nullability and declared lengths.
@@ -69,6 +71,8 @@ type dialect interface {
 
 	// isTransient reports a driver error worth retrying.
 	isTransient(err error) bool
+	// isMissingTable reports an error about a table that does not exist.
+	isMissingTable(err error) bool
 	// isUniqueViolation reports a unique constraint failure.
 	isUniqueViolation(err error) bool
 	// safeMessage is the driver error's text without anything that may

@@ -18,15 +18,24 @@ type transientError struct{ err error }
 func (e transientError) Error() string   { return e.err.Error() }
 func (e transientError) Unwrap() []error { return []error{store.ErrTransient, e.err} }
 
-// classify wraps errors worth retrying in store.ErrTransient: what the
+// missingTableError marks err as store.ErrMissingTable.
+type missingTableError struct{ err error }
+
+func (e missingTableError) Error() string   { return e.err.Error() }
+func (e missingTableError) Unwrap() []error { return []error{store.ErrMissingTable, e.err} }
+
+// classify wraps errors worth retrying in store.ErrTransient (what the
 // dialect says of its driver's errors, and the network failures every
-// driver shares.
+// driver shares), and a table that does not exist in store.ErrMissingTable.
 func classify(d dialect, err error) error {
-	if err == nil || errors.Is(err, store.ErrTransient) {
+	if err == nil || errors.Is(err, store.ErrTransient) || errors.Is(err, store.ErrMissingTable) {
 		return err
 	}
 	if d.isTransient(err) || isNetworkFailure(err) {
 		return transientError{err}
+	}
+	if d.isMissingTable(err) {
+		return missingTableError{err}
 	}
 	return err
 }
@@ -61,6 +70,10 @@ func (e scrubbedError) Unwrap() error { return e.err }
 // HidesCauses tells a printer of error chains (--traceback) not to print
 // the wrapped errors' own text, which holds what this one hides.
 func (e scrubbedError) HidesCauses() bool { return true }
+
+// fail is a driver error as the store reports it: classified (transient,
+// missing table) and scrubbed of the URL's credentials.
+func (s *Store) fail(err error) error { return s.scrub(classify(s.d, err)) }
 
 // scrub hides the store's credentials in err's text, if it holds any.
 func (s *Store) scrub(err error) error { return scrubSecrets(err, s.source.secrets) }

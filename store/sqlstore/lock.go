@@ -19,7 +19,7 @@ func (s *Store) Lock(ctx context.Context, p store.LockParams) (store.Unlocker, e
 	key := "oauthkit:" + p.Name + ":" + strings.Join(parts, ",")
 	scope, err := s.d.lockScope(ctx, s.db)
 	if err != nil {
-		return nil, fmt.Errorf("lock %s in %s: %w", p.Name, s.display, s.scrub(classify(s.d, err)))
+		return nil, fmt.Errorf("lock %s in %s: %w", p.Name, s.display, s.fail(err))
 	}
 	if scope != "" {
 		key += "@" + scope
@@ -31,7 +31,7 @@ func (s *Store) Lock(ctx context.Context, p store.LockParams) (store.Unlocker, e
 	case err != nil && ctx.Err() != nil:
 		return nil, fmt.Errorf("wait for lock %s in %s: %w", p.Name, s.display, ctx.Err())
 	case err != nil:
-		return nil, fmt.Errorf("lock %s in %s: %w", p.Name, s.display, s.scrub(classify(s.d, err)))
+		return nil, fmt.Errorf("lock %s in %s: %w", p.Name, s.display, s.fail(err))
 	}
 	return u, nil
 }

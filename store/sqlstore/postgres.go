@@ -72,6 +72,21 @@ func quoteWith(name, q string) string {
 
 func (postgresDialect) timeArg(t time.Time) any { return t.UTC() }
 
+func (postgresDialect) readOnly(ctx context.Context, db *sqlx.DB) (string, error) {
+	var recovery bool
+	var txReadOnly string
+	if err := db.QueryRowxContext(ctx, `SELECT pg_is_in_recovery(), current_setting('transaction_read_only')`).Scan(&recovery, &txReadOnly); err != nil {
+		return "", err
+	}
+	switch {
+	case recovery:
+		return "is a standby in recovery (read-only): run this against the primary", nil
+	case txReadOnly == "on":
+		return "gives this session read-only transactions (default_transaction_read_only): run this against a writable primary", nil
+	}
+	return "", nil
+}
+
 func (d postgresDialect) tableExists(ctx context.Context, db *sqlx.DB, name string) (bool, error) {
 	var ok bool
 	err := db.GetContext(ctx, &ok, `SELECT to_regclass($1) IS NOT NULL`, d.quote(name))
@@ -115,6 +130,11 @@ func (postgresDialect) isTransient(err error) bool {
 		return true
 	}
 	return false
+}
+
+func (postgresDialect) isMissingTable(err error) bool {
+	var pqErr *pq.Error
+	return errors.As(err, &pqErr) && pqErr.Code == "42P01" // undefined_table
 }
 
 func (postgresDialect) isUniqueViolation(err error) bool {

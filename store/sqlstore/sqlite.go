@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"regexp"
@@ -36,16 +37,19 @@ func (sqliteDialect) driverName() string { return "sqlite" }
 
 func (sqliteDialect) recognizes(d driver.Driver) bool { _, ok := d.(*sqlite.Driver); return ok }
 
-// parseURL takes sqlite:PATH and sqlite:///ABSOLUTE/PATH.
+// parseURL takes sqlite:PATH, and the forms dj-database-url and SQLAlchemy
+// users already have: sqlite:///RELATIVE/PATH (three slashes) and
+// sqlite:////ABSOLUTE/PATH (four).
 func (sqliteDialect) parseURL(raw, scheme string, u *url.URL) (DataSource, error) {
 	rest := strings.TrimPrefix(raw, scheme+":")
 	path := rest
 	if strings.HasPrefix(rest, "//") {
 		after := strings.TrimPrefix(rest, "//")
 		if !strings.HasPrefix(after, "/") {
-			return DataSource{}, fmt.Errorf("database URL %q names a host; want sqlite:PATH or sqlite:///ABSOLUTE/PATH: %w", truncate(raw, 80), store.ErrInvalidURL)
+			return DataSource{}, fmt.Errorf("database URL %q names a host; want sqlite:PATH, sqlite:///RELATIVE/PATH or sqlite:////ABSOLUTE/PATH: %w", truncate(raw, 80), store.ErrInvalidURL)
 		}
-		path = after
+		path = after[1:] // the slash ending the empty host
+
 	}
 	if path == "" {
 		return DataSource{}, fmt.Errorf("database URL %q names no file: %w", truncate(raw, 80), store.ErrInvalidURL)
@@ -58,7 +62,9 @@ func (sqliteDialect) parseURL(raw, scheme string, u *url.URL) (DataSource, error
 
 func (sqliteDialect) open(ds DataSource, cfg config) (*sqlx.DB, error) {
 	if !cfg.allowCreate {
-		if _, err := os.Stat(ds.Path); err != nil {
+		if _, err := os.Stat(ds.Path); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("open %s: the file does not exist (a database the caller names is not created unless Open is given sqlstore.AllowCreate()): %w", ds.Display, err)
+		} else if err != nil {
 			return nil, fmt.Errorf("open %s: %w", ds.Display, err)
 		}
 	}
@@ -93,6 +99,10 @@ func (sqliteDialect) quote(name string) string { return quoteWith(name, `"`) }
 // str(datetime) form and compares them as text, so a cutoff must be
 // written the same way or the comparison is wrong.
 func (sqliteDialect) timeArg(t time.Time) any { return DjangoSQLiteTime(t) }
+
+// readOnly: SQLite has no standbys; a file it cannot write shows at the
+// first write, with SQLite's own "readonly database".
+func (sqliteDialect) readOnly(context.Context, *sqlx.DB) (string, error) { return "", nil }
 
 func (d sqliteDialect) tableExists(ctx context.Context, db *sqlx.DB, name string) (bool, error) {
 	schema, table := splitQualified(name)
@@ -147,6 +157,11 @@ func (sqliteDialect) isTransient(err error) bool {
 		}
 	}
 	return false
+}
+
+func (sqliteDialect) isMissingTable(err error) bool {
+	var sqErr *sqlite.Error
+	return errors.As(err, &sqErr) && sqErr.Code()&0xff == 1 && strings.Contains(sqErr.Error(), "no such table")
 }
 
 func (sqliteDialect) isUniqueViolation(err error) bool {

@@ -202,9 +202,21 @@ func DjangoSQLiteTime(t time.Time) string {
 func (s *Store) tableExists(ctx context.Context, name string) (bool, error) {
 	ok, err := s.d.tableExists(ctx, s.db, name)
 	if err != nil {
-		return false, fmt.Errorf("look up table %q in %s: %w", name, s.display, s.scrub(classify(s.d, err)))
+		return false, fmt.Errorf("look up table %q in %s: %w", name, s.display, s.fail(err))
 	}
 	return ok, nil
+}
+
+// CheckWritable reports store.ErrReadOnly when the database takes no writes.
+func (s *Store) CheckWritable(ctx context.Context) error {
+	why, err := s.d.readOnly(ctx, s.db)
+	if err != nil {
+		return fmt.Errorf("check that %s takes writes: %w", s.display, s.fail(err))
+	}
+	if why != "" {
+		return fmt.Errorf("%s %s: %w", s.display, why, store.ErrReadOnly)
+	}
+	return nil
 }
 
 // CheckSchema reports the first configured table (migrations aside) that is missing.
@@ -237,7 +249,7 @@ func (s *Store) AppliedMigrations(ctx context.Context, p store.AppliedMigrations
 	var names []string
 	q := s.db.Rebind(`SELECT name FROM ` + s.q(roleMigrations) + ` WHERE app = ?`)
 	if err := s.db.SelectContext(ctx, &names, q, p.App); err != nil {
-		return store.Migrations{}, fmt.Errorf("read %s in %s: %w", s.tables.Migrations, s.display, s.scrub(classify(s.d, err)))
+		return store.Migrations{}, fmt.Errorf("read %s in %s: %w", s.tables.Migrations, s.display, s.fail(err))
 	}
 	return store.Migrations{LedgerExists: true, Names: names}, nil
 }

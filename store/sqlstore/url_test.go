@@ -23,7 +23,10 @@ func TestParseURL(t *testing.T) {
 		"postgresql://localhost/db":                        {sqlstore.DialectPostgres, ""},
 		"sqlite:db.sqlite3":                                {sqlstore.DialectSQLite, "db.sqlite3"},
 		"sqlite:/srv/app/db.sqlite3":                       {sqlstore.DialectSQLite, "/srv/app/db.sqlite3"},
-		"sqlite:///srv/app/db.sqlite3":                     {sqlstore.DialectSQLite, "/srv/app/db.sqlite3"},
+		"sqlite:///db.sqlite3":                             {sqlstore.DialectSQLite, "db.sqlite3"},
+		"sqlite:///data/db.sqlite3":                        {sqlstore.DialectSQLite, "data/db.sqlite3"},
+		"sqlite:////srv/app/db.sqlite3":                    {sqlstore.DialectSQLite, "/srv/app/db.sqlite3"},
+		"SQLite:////srv/app/db.sqlite3":                    {sqlstore.DialectSQLite, "/srv/app/db.sqlite3"},
 	}
 	for raw, want := range good {
 		tg, err := sqlstore.ParseURL(raw)
@@ -31,7 +34,7 @@ func TestParseURL(t *testing.T) {
 		assert.Equal(t, want.dialect, tg.Dialect, raw)
 		assert.Equal(t, want.path, tg.Path, raw)
 	}
-	for _, bad := range []string{"", "db.sqlite3", "mysql://h/db", "sqlite:", "sqlite://host/x", "postgres:db", "postgres:///db", "postgres://h:port/db"} {
+	for _, bad := range []string{"", "db.sqlite3", "mysql://h/db", "sqlite:", "sqlite://host/x", "sqlite:///", "sqlite://", "postgres:db", "postgres:///db", "postgres://h:port/db"} {
 		_, err := sqlstore.ParseURL(bad)
 		assert.True(t, errors.Is(err, store.ErrInvalidURL), "%q: %v", bad, err)
 	}

@@ -25,7 +25,7 @@ func (s *Store) DeleteBatch(ctx context.Context, p store.DeleteBatchParams) (sto
 			// The caller's statement timeout: the batch was rolled back.
 			err = transientError{fmt.Errorf("statement timeout: %w", err)}
 		}
-		return res, fmt.Errorf("delete %s from %s in %s: %w", p.Target, r.tableName, s.display, s.scrub(classify(s.d, err)))
+		return res, fmt.Errorf("delete %s from %s in %s: %w", p.Target, r.tableName, s.display, s.fail(err))
 	}
 	return res, nil
 }
@@ -42,7 +42,7 @@ func (s *Store) CountMatches(ctx context.Context, p store.CountParams) (int64, e
 	var n int64
 	q := s.db.Rebind(`SELECT count(*) FROM ` + s.q(r.table) + ` AS c0 WHERE ` + where)
 	if err := s.db.QueryRowxContext(ctx, q, args...).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count %s in %s: %w", p.Target, s.display, s.scrub(classify(s.d, err)))
+		return 0, fmt.Errorf("count %s in %s: %w", p.Target, s.display, s.fail(err))
 	}
 	return n, nil
 }
