@@ -328,4 +328,3 @@ func (c *Common) Begin(prog string, stdout, stderr io.Writer) (out *Output, code
 	}
 	return out, 0, false
 }
-
