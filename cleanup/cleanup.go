@@ -347,6 +347,7 @@ func Clear(ctx context.Context, opts Options) (Report, error) {
 	if err := opts.validate(); err != nil {
 		return Report{}, err
 	}
+	guard := func() error { return nil } // is the lock still held?
 	if !opts.DryRun {
 		// Said first, in one line: a standby refuses every write.
 		if err := opts.Store.CheckWritable(ctx); err != nil {
@@ -365,6 +366,7 @@ func Clear(ctx context.Context, opts Options) (Report, error) {
 			return Report{}, err
 		}
 		defer lock.Unlock() //nolint:errcheck // the session's end releases it anyway
+		guard = lock.Err
 	}
 	// now is read after the lock: a run that waited compares with the time
 	// it starts working, as a run started then would.
@@ -394,7 +396,7 @@ func Clear(ctx context.Context, opts Options) (Report, error) {
 			err = countStep(ctx, opts, &st, earlier)
 		default:
 			var spent bool
-			spent, err = runStep(ctx, opts, &st, start)
+			spent, err = runStep(ctx, opts, &st, start, guard)
 			rep.StoppedEarly = spent
 		}
 		if !st.Skipped {
@@ -466,7 +468,7 @@ func plan(rules Rules, o Options, now time.Time) []StepReport {
 //
 // It reports spent when the time budget (MaxDuration, counted from the
 // run's start) ran out before the step was complete.
-func runStep(ctx context.Context, o Options, st *StepReport, runStart time.Time) (spent bool, err error) {
+func runStep(ctx context.Context, o Options, st *StepReport, runStart time.Time, guard func() error) (spent bool, err error) {
 	start := time.Now()
 	defer func() { st.Duration = time.Since(start) }()
 	batchCtx := context.WithoutCancel(ctx)
@@ -477,6 +479,9 @@ func runStep(ctx context.Context, o Options, st *StepReport, runStart time.Time)
 		}
 		if o.MaxDuration > 0 && time.Since(runStart) >= o.MaxDuration {
 			return true, nil
+		}
+		if err := guard(); err != nil {
+			return false, fmt.Errorf("step %s: stopped: %w", st.Name, err)
 		}
 		res, err := deleteWithRetry(ctx, batchCtx, o, st, cursor)
 		if err != nil {

@@ -49,8 +49,16 @@ type LockParams struct {
 
 // Unlocker releases a lock taken by Store.Lock.
 type Unlocker interface {
+	// Unlock releases the lock.
 	Unlock() error
+	// Err is nil while the lock is held, and says why once it was lost (the
+	// connection that held it died, say), so that a long run can stop
+	// rather than go on unguarded.
+	Err() error
 }
+
+// ErrLockLost: the single-runner lock was lost during a run.
+var ErrLockLost = errors.New("the single-runner lock was lost")
 
 // Target names one deletion rule of DOT's cleartokens. Each is a condition
 // on one table; the Store re-checks it inside the deleting statement, so a

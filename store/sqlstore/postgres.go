@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -48,7 +49,16 @@ func (postgresDialect) parseURL(raw, scheme string, u *url.URL) (DataSource, err
 	if u.Host == "" && u.Query().Get("host") == "" {
 		return DataSource{}, fmt.Errorf("database URL %q names no host: %w", display, store.ErrInvalidURL)
 	}
-	return DataSource{Dialect: DialectPostgres, DSN: raw, Display: display, secrets: secrets}, nil
+	// lib/pq sends a statement with arguments in two round trips (Parse,
+	// then Bind/Execute) unless binary_parameters is on; through a
+	// transaction pooler another client's statement can come in between
+	// and the two get crossed. One round trip is always safe, so it is on
+	// whatever the URL says.
+	dsn := *u
+	q := dsn.Query()
+	q.Set("binary_parameters", "yes")
+	dsn.RawQuery = q.Encode()
+	return DataSource{Dialect: DialectPostgres, DSN: dsn.String(), Display: display, secrets: secrets}, nil
 }
 
 func (postgresDialect) open(ds DataSource, _ config) (*sqlx.DB, error) {
@@ -298,44 +308,123 @@ func (postgresDialect) lockScope(ctx context.Context, db *sqlx.DB) (string, erro
 	return scope.String, err
 }
 
-// lock holds a session-level advisory lock on a connection of its own:
-// the server releases it if this process dies, so a killed cleaner never
-// leaves the lock behind.
+// lock holds a transaction-level advisory lock in a transaction left open
+// on a connection of its own for the whole run. It needs no session state
+// between transactions, so it is correct through a transaction pooler
+// (PgBouncer's pool_mode=transaction pins the server connection to the
+// open transaction), and it goes away with the transaction: on Unlock, or
+// when the client dies and the server (or the pooler) ends its connection.
+// A session-level lock, by contrast, would stay on a pooled server
+// connection after the client left.
+//
+// Waiting polls in short transactions rather than blocking in one: a
+// blocked waiter would hold a pooled server connection that the holder may
+// need to finish. While held, a heartbeat keeps the transaction from
+// idle_in_transaction_session_timeout and notices when its connection dies
+// (Err then says so).
 func (postgresDialect) lock(ctx context.Context, s *Store, key string, p store.LockParams) (store.Unlocker, error) {
 	h := fnv.New64a()
 	h.Write([]byte(key))
 	id := int64(h.Sum64())
-	conn, err := s.db.Conn(ctx)
+	for {
+		u, err := tryXactLock(ctx, s.db, id)
+		if err == nil {
+			return u, nil
+		}
+		if !errors.Is(err, store.ErrLocked) || !p.Wait {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func tryXactLock(ctx context.Context, db *sqlx.DB, id int64) (*pgUnlocker, error) {
+	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if p.Wait {
-		_, err = conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, id)
-	} else {
-		var got bool
-		if err = conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, id).Scan(&got); err == nil && !got {
-			conn.Close()
-			return nil, store.ErrLocked
-		}
-	}
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		conn.Close()
 		return nil, err
 	}
-	return pgUnlocker{conn: conn, id: id}, nil
+	var got bool
+	var idleTimeout string
+	err = tx.QueryRowContext(ctx, `SELECT pg_try_advisory_xact_lock($1), current_setting('idle_in_transaction_session_timeout')`, id).Scan(&got, &idleTimeout)
+	if err != nil || !got {
+		tx.Rollback() //nolint:errcheck
+		conn.Close()
+		if err == nil {
+			err = store.ErrLocked
+		}
+		return nil, err
+	}
+	u := &pgUnlocker{conn: conn, tx: tx, stop: make(chan struct{}), done: make(chan struct{})}
+	go u.heartbeat(heartbeatEvery(idleTimeout))
+	return u, nil
+}
+
+// heartbeatEvery is a third of the server's idle-in-transaction timeout
+// (PostgreSQL shows it in milliseconds or with a unit), and at most 10 s.
+func heartbeatEvery(setting string) time.Duration {
+	every := 10 * time.Second
+	setting = strings.Replace(setting, "min", "m", 1)
+	if d, err := time.ParseDuration(setting); err == nil && d > 0 {
+		every = min(every, d/3)
+	} else if ms, err := strconv.Atoi(setting); err == nil && ms > 0 {
+		every = min(every, time.Duration(ms)*time.Millisecond/3)
+	}
+	return max(every, 100*time.Millisecond)
 }
 
 type pgUnlocker struct {
 	conn *sql.Conn
-	id   int64
+	tx   *sql.Tx
+	stop chan struct{}
+	done chan struct{}
+	mu   sync.Mutex
+	lost error
 }
 
-func (u pgUnlocker) Unlock() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_, err := u.conn.ExecContext(ctx, `SELECT pg_advisory_unlock($1)`, u.id)
-	// Closing the connection ends the session, which releases the lock even
-	// if the unlock statement failed.
+func (u *pgUnlocker) heartbeat(every time.Duration) {
+	defer close(u.done)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-u.stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		_, err := u.tx.ExecContext(ctx, `SELECT 1`)
+		cancel()
+		if err != nil {
+			u.mu.Lock()
+			u.lost = fmt.Errorf("%w: its connection failed: %w", store.ErrLockLost, err)
+			u.mu.Unlock()
+			return
+		}
+	}
+}
+
+func (u *pgUnlocker) Err() error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.lost
+}
+
+// Unlock ends the transaction, which releases the lock, and returns the
+// connection. If that fails, closing the connection ends the session and
+// releases it all the same.
+func (u *pgUnlocker) Unlock() error {
+	close(u.stop)
+	<-u.done
+	err := u.tx.Rollback()
 	if cerr := u.conn.Close(); err == nil {
 		err = cerr
 	}

@@ -134,6 +134,10 @@ func (u fileUnlocker) Unlock() error {
 	return err
 }
 
+// Err: a lock on a file descriptor of this process cannot be lost.
+func (u fileUnlocker) Err() error { return nil }
+
 type noUnlock struct{}
 
 func (noUnlock) Unlock() error { return nil }
+func (noUnlock) Err() error    { return nil }

@@ -145,7 +145,12 @@ func New(t testing.TB, d sqlstore.Dialect, l Layout, opts ...sqlstore.Option) *E
 	if !ok {
 		t.Fatalf("sqlstoretest: no harness for dialect %q", d)
 	}
-	e := b.create(t, l)
+	return openStore(t, b.create(t, l), opts...)
+}
+
+// openStore opens e's Store on e.URL.
+func openStore(t testing.TB, e *Env, opts ...sqlstore.Option) *Env {
+	t.Helper()
 	e.seq = new(atomic.Int64)
 	s, err := sqlstore.Open(context.Background(), e.URL, opts...)
 	require.NoError(t, err)

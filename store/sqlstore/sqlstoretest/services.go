@@ -1,0 +1,236 @@
+package sqlstoretest
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/stretchr/testify/require"
+)
+
+// requireTool finds a program the test needs, or skips the test; under
+// OAUTHKIT_REQUIRE_POSTGRES=1 (as in CI, which installs it) it fails.
+func requireTool(t testing.TB, name string, paths ...string) string {
+	t.Helper()
+	for _, p := range paths {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	if os.Getenv("OAUTHKIT_REQUIRE_POSTGRES") == "1" {
+		t.Fatalf("%s is not installed (.ci/run installs it) and OAUTHKIT_REQUIRE_POSTGRES=1", name)
+	}
+	t.Skipf("%s is not installed: skipping (.ci/run installs it)", name)
+	return ""
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that nothing listens on now.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// serviceDir makes a folder a service's own user can use: under /tmp,
+// owned by postgres when the tests run as root (PostgreSQL and PgBouncer
+// refuse to run as root).
+func serviceDir(t testing.TB, name string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "oauthkit-"+name+"-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	chownToService(t, dir)
+	return dir
+}
+
+// serviceUser is the account services run as when the tests run as root.
+const serviceUser = "postgres"
+
+func chownToService(t testing.TB, path string) {
+	if os.Geteuid() != 0 {
+		return
+	}
+	u, err := user.Lookup(serviceUser)
+	require.NoError(t, err, "running as root, the tests start services as the %s user", serviceUser)
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	require.NoError(t, os.Chown(path, uid, gid))
+}
+
+// asService runs a program as the service user when the tests run as root.
+func asService(name string, args ...string) *exec.Cmd {
+	if os.Geteuid() == 0 {
+		return exec.Command("runuser", append([]string{"-u", serviceUser, "--", name}, args...)...)
+	}
+	return exec.Command(name, args...)
+}
+
+func waitForPort(t testing.TB, port int, what string, logFile string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	log, _ := os.ReadFile(logFile)
+	t.Fatalf("%s did not start listening on port %d:\n%s", what, port, log)
+}
+
+// PgBouncer is a PgBouncer started for one test.
+type PgBouncer struct {
+	Port int
+	// base is the test server's URL, for the user name.
+	base *url.URL
+}
+
+// StartPgBouncer starts PgBouncer (Debian's pgbouncer; .ci/run installs
+// it) on a free loopback port in transaction pooling mode with a pool of
+// 2 server connections per database, in front of the test PostgreSQL
+// server, and stops it when the test ends.
+func StartPgBouncer(t testing.TB) *PgBouncer {
+	t.Helper()
+	base, err := url.Parse(PostgresURL(t))
+	require.NoError(t, err)
+	bin := requireTool(t, "pgbouncer", "/usr/sbin/pgbouncer")
+	dir := serviceDir(t, "pgbouncer")
+	port := FreePort(t)
+	host, pgPort := base.Hostname(), base.Port()
+	if pgPort == "" {
+		pgPort = "5432"
+	}
+	userName := base.User.Username()
+	conf := fmt.Sprintf(`[databases]
+* = host=%s port=%s
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = %d
+unix_socket_dir = %s
+auth_type = trust
+auth_file = %s/users.txt
+pool_mode = transaction
+default_pool_size = 2
+max_client_conn = 200
+ignore_startup_parameters = extra_float_digits,search_path
+logfile = %s/pgbouncer.log
+pidfile = %s/pgbouncer.pid
+`, host, pgPort, port, dir, dir, dir, dir)
+	for name, content := range map[string]string{"pgbouncer.ini": conf, "users.txt": fmt.Sprintf("%q \"\"\n", userName)} {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
+		chownToService(t, p)
+	}
+	cmd := asService(bin, filepath.Join(dir, "pgbouncer.ini"))
+	out, err := os.Create(filepath.Join(dir, "stdout.log"))
+	require.NoError(t, err)
+	cmd.Stdout, cmd.Stderr = out, out
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt) //nolint:errcheck
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }() //nolint:errcheck
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill() //nolint:errcheck
+		}
+		out.Close()
+	})
+	waitForPort(t, port, "pgbouncer", filepath.Join(dir, "pgbouncer.log"))
+	return &PgBouncer{Port: port, base: base}
+}
+
+// URL is the URL of database db through this PgBouncer.
+func (b *PgBouncer) URL(db string) string {
+	u := *b.base
+	u.Host = fmt.Sprintf("127.0.0.1:%d", b.Port)
+	u.Path = "/" + db
+	q := u.Query()
+	q.Del("search_path")
+	q.Set("sslmode", "disable")
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// NewPostgresDatabase creates a database of its own on the test server
+// (for what a schema cannot do: a pooler that ignores search_path),
+// dropped when the test ends.
+func NewPostgresDatabase(t testing.TB) string {
+	t.Helper()
+	admin, err := sqlx.Open("postgres", PostgresURL(t))
+	require.NoError(t, err)
+	t.Cleanup(func() { admin.Close() })
+	name := "oauthkit_test_" + randomHex(6)
+	_, err = admin.Exec(`CREATE DATABASE ` + name)
+	require.NoError(t, err)
+	t.Cleanup(func() { admin.Exec(`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`) }) //nolint:errcheck
+	return name
+}
+
+// NewBehindPgBouncer makes a fresh database with layout l's tables, whose
+// URL and Store go through a PgBouncer in transaction mode; DB, for
+// seeding and inspecting, goes to the server directly.
+func NewBehindPgBouncer(t testing.TB, b *PgBouncer, l Layout) *Env {
+	t.Helper()
+	name := NewPostgresDatabase(t)
+	direct, err := url.Parse(PostgresURL(t))
+	require.NoError(t, err)
+	direct.Path = "/" + name
+	q := direct.Query()
+	q.Del("search_path")
+	direct.RawQuery = q.Encode()
+	raw, err := sqlx.Open("postgres", direct.String())
+	require.NoError(t, err)
+	t.Cleanup(func() { raw.Close() })
+	_, err = raw.Exec(readSchema(t, "postgres", l))
+	require.NoError(t, err)
+	e := &Env{Dialect: "postgres", Layout: l, URL: b.URL(name), DB: raw}
+	return openStore(t, e)
+}
+
+// PostgresBin is the folder of the PostgreSQL server programs (initdb,
+// pg_ctl, pg_basebackup) of the newest version installed.
+func PostgresBin(t testing.TB) string {
+	t.Helper()
+	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
+	if len(matches) == 0 {
+		requireTool(t, "initdb")
+		p, _ := exec.LookPath("initdb")
+		return filepath.Dir(p)
+	}
+	best := matches[0]
+	for _, m := range matches {
+		if versionOf(m) > versionOf(best) {
+			best = m
+		}
+	}
+	return filepath.Dir(best)
+}
+
+func versionOf(initdb string) int {
+	parts := strings.Split(initdb, "/")
+	for _, p := range parts {
+		if n, err := strconv.Atoi(p); err == nil {
+			return n
+		}
+	}
+	return 0
+}
