@@ -112,6 +112,30 @@ type Options struct {
 	// crosses it, with Report.StoppedEarly set and no error. The next run
 	// goes on where this one stopped. 0: no budget.
 	MaxDuration time.Duration
+
+	// MaxReplicaLag throttles on the streaming standbys: before each
+	// batch, while any standby attached to the database is further behind
+	// than this, the run pauses (honouring MaxDuration and cancellation).
+	// A standby's lag is the server's replay lag, or, while it has WAL left
+	// to replay, how long it has reported the same replay position (the
+	// server shows no lag on a link that has gone idle, or on a standby
+	// whose replay is paused). 0: no throttle.
+	MaxReplicaLag time.Duration
+	// OnReplicaWait, when set, is called when the run pauses for a standby
+	// and at each check while it waits.
+	OnReplicaWait func(ReplicaWaitEvent)
+}
+
+// ReplicaWaitEvent says why a run is waiting for its standbys.
+type ReplicaWaitEvent struct {
+	Step    string
+	Replica string
+	// Lag is the standby's lag as the run reckons it; BytesBehind the WAL
+	// it has not replayed.
+	Lag         time.Duration
+	BytesBehind int64
+	// Waited is how long this pause has lasted so far.
+	Waited time.Duration
 }
 
 // Kind is a kind of token, for Options.Only.
@@ -241,7 +265,11 @@ type Report struct {
 	Steps        []StepReport  `json:"steps"`
 	Warnings     []string      `json:"warnings"`
 	Interrupted  bool          `json:"interrupted"`
-	Duration     time.Duration `json:"-"`
+	// ReplicaPauses counts the batches held back for lagging standbys
+	// (MaxReplicaLag); ReplicaWait is how long they waited in all.
+	ReplicaPauses int           `json:"replica_pauses"`
+	ReplicaWait   time.Duration `json:"-"`
+	Duration      time.Duration `json:"-"`
 }
 
 // MarshalJSON writes the duration in seconds and empty lists as [].
@@ -257,8 +285,9 @@ func (r Report) MarshalJSON() ([]byte, error) {
 	p.Now = p.Now.UTC()
 	return json.Marshal(struct {
 		plain
-		DurationSeconds float64 `json:"duration_seconds"`
-	}{p, r.Duration.Seconds()})
+		ReplicaWaitSeconds float64 `json:"replica_wait_seconds"`
+		DurationSeconds    float64 `json:"duration_seconds"`
+	}{p, r.ReplicaWait.Seconds(), r.Duration.Seconds()})
 }
 
 // Deleted is the total over all steps.
@@ -308,6 +337,9 @@ func (o *Options) validate() error {
 	if o.StatementTimeout < 0 || o.RetryBackoff < 0 {
 		return fmt.Errorf("statement timeout (%s) and retry backoff (%s) must not be negative: %w", o.StatementTimeout, o.RetryBackoff, ErrInvalidOptions)
 	}
+	if o.MaxReplicaLag < 0 {
+		return fmt.Errorf("max replica lag %s: must not be negative: %w", o.MaxReplicaLag, ErrInvalidOptions)
+	}
 	if o.MaxDuration < 0 || o.KeepIfYounger < 0 {
 		return fmt.Errorf("max duration (%s) and keep-if-younger (%s) must not be negative: %w", o.MaxDuration, o.KeepIfYounger, ErrInvalidOptions)
 	}
@@ -348,6 +380,7 @@ func Clear(ctx context.Context, opts Options) (Report, error) {
 		return Report{}, err
 	}
 	guard := func() error { return nil } // is the lock still held?
+	replicas := &replicaThrottle{o: &opts}
 	if !opts.DryRun {
 		// Said first, in one line: a standby refuses every write.
 		if err := opts.Store.CheckWritable(ctx); err != nil {
@@ -396,7 +429,7 @@ func Clear(ctx context.Context, opts Options) (Report, error) {
 			err = countStep(ctx, opts, &st, earlier)
 		default:
 			var spent bool
-			spent, err = runStep(ctx, opts, &st, start, guard)
+			spent, err = runStep(ctx, opts, &st, start, guard, replicas)
 			rep.StoppedEarly = spent
 		}
 		if !st.Skipped {
@@ -408,6 +441,7 @@ func Clear(ctx context.Context, opts Options) (Report, error) {
 		}
 	}
 	rep.Duration = time.Since(start)
+	rep.ReplicaPauses, rep.ReplicaWait = replicas.pauses, replicas.waited
 	if err != nil {
 		if ctx.Err() != nil {
 			rep.Interrupted = true
@@ -468,7 +502,7 @@ func plan(rules Rules, o Options, now time.Time) []StepReport {
 //
 // It reports spent when the time budget (MaxDuration, counted from the
 // run's start) ran out before the step was complete.
-func runStep(ctx context.Context, o Options, st *StepReport, runStart time.Time, guard func() error) (spent bool, err error) {
+func runStep(ctx context.Context, o Options, st *StepReport, runStart time.Time, guard func() error, replicas *replicaThrottle) (spent bool, err error) {
 	start := time.Now()
 	defer func() { st.Duration = time.Since(start) }()
 	batchCtx := context.WithoutCancel(ctx)
@@ -482,6 +516,9 @@ func runStep(ctx context.Context, o Options, st *StepReport, runStart time.Time,
 		}
 		if err := guard(); err != nil {
 			return false, fmt.Errorf("step %s: stopped: %w", st.Name, err)
+		}
+		if spent, err := replicas.wait(ctx, st.Name, runStart); err != nil || spent {
+			return spent, err
 		}
 		res, err := deleteWithRetry(ctx, batchCtx, o, st, cursor)
 		if err != nil {

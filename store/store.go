@@ -206,6 +206,24 @@ type ApplicationColumns map[string]int
 // Has reports whether the table has the column.
 func (c ApplicationColumns) Has(name string) bool { _, ok := c[name]; return ok }
 
+// Replica is what the primary knows of one streaming standby.
+type Replica struct {
+	// Name is the standby's application_name, or its address.
+	Name string
+	// ReplayLag is the server's own measure of how far behind the standby
+	// replays; HasReplayLag is false when the server shows none (it shows
+	// none on a link that has gone idle).
+	ReplayLag    time.Duration
+	HasReplayLag bool
+	// BytesBehind is the WAL written on the primary that the standby has
+	// not replayed yet.
+	BytesBehind int64
+	// ReplayPosition is opaque: it changes when the standby replays more.
+	ReplayPosition string
+	// LastReply is when the standby last reported (zero when unknown).
+	LastReply time.Time
+}
+
 // Store is the database side of oauthkit. Every method is safe for
 // concurrent use and does its own transaction.
 type Store interface {
@@ -237,6 +255,9 @@ type Store interface {
 	// InsertApplication inserts one application, supplying every NOT NULL
 	// column of the table in hand. A taken client_id gives ErrDuplicateClientID.
 	InsertApplication(ctx context.Context, p InsertApplicationParams) (int64, error)
+	// Replicas lists the streaming standbys attached to the database (none
+	// for a database that has no replication, such as SQLite).
+	Replicas(ctx context.Context) ([]Replica, error)
 	// Lock takes a lock held across processes and machines until Unlock
 	// (or until the process dies): a PostgreSQL session-level advisory lock,
 	// or an flock on a file beside the SQLite database.

@@ -41,6 +41,7 @@ type flags struct {
 	createSchema, asJSON, wait, noLock, dry bool
 	retries                                 int
 	statementTimeout, maxDuration           time.Duration
+	maxReplicaLag                           time.Duration
 	keepIfYounger, every                    time.Duration
 	only, before, progress, logFormat       string
 	metricsFile                             string
@@ -59,6 +60,7 @@ func (f *flags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.noLock, "no-lock", false, "take no single-runner lock (only if you serialise runs yourself)")
 	fs.IntVar(&f.retries, "retries", cleanup.DefaultRetries, "how often to retry a batch after a transient failure (deadlock, serialization failure, timeout, dropped connection), `N` times; 0: never")
 	fs.DurationVar(&f.statementTimeout, "statement-timeout", 0, "cancel and retry a batch that runs longer than `DURATION` (e.g. 30s) (default 0: no limit)")
+	fs.DurationVar(&f.maxReplicaLag, "max-replica-lag", 0, "before each batch, pause while a streaming standby of the PostgreSQL primary is more than `DURATION` behind (needs pg_monitor or a superuser to see the lag) (default 0: no throttle)")
 	fs.DurationVar(&f.every, "every", 0, "run again every `DURATION` as a long-lived process, until SIGTERM; a failed run is logged and tried again next time (default 0: run once)")
 	fs.StringVar(&f.metricsFile, "metrics-textfile", "", "after each run, write Prometheus metrics to `PATH` (atomically), for node_exporter's textfile collector (default none)")
 	fs.StringVar(&f.progress, "progress", "auto", "`WHEN` to show progress on stderr: auto (when stderr is a terminal), always, never")
@@ -85,6 +87,7 @@ func (f *flags) apply(o *cleanup.Options) error {
 		o.Retries = f.retries
 	}
 	o.StatementTimeout, o.MaxDuration, o.DryRun, o.KeepIfYounger = f.statementTimeout, f.maxDuration, f.dry, f.keepIfYounger
+	o.MaxReplicaLag = f.maxReplicaLag
 	if f.only != "" {
 		kinds, err := cleanup.ParseKinds(f.only)
 		if err != nil {
@@ -186,6 +189,9 @@ SIGINT or SIGTERM stops after the current batch and prints what was done.
 	if bars != nil {
 		opts.OnBatch = bars.onBatch
 	}
+	if f.common.Verbosity >= 2 {
+		opts.OnReplicaWait = replicaWaitNotice(out, bars, f.maxReplicaLag)
+	}
 
 	// The first signal stops the run after the batch in flight; a second
 	// one ends the process at once.
@@ -267,7 +273,8 @@ func usage(err error) error {
 }
 
 func runMetrics(rep cleanup.Report, err error) metrics.Run {
-	r := metrics.Run{DryRun: rep.DryRun, StoppedEarly: rep.StoppedEarly, Duration: rep.Duration, Failed: err != nil}
+	r := metrics.Run{DryRun: rep.DryRun, StoppedEarly: rep.StoppedEarly, Duration: rep.Duration, Failed: err != nil,
+		ReplicaPauses: rep.ReplicaPauses, ReplicaWait: rep.ReplicaWait}
 	for _, st := range rep.Steps {
 		if !st.Skipped {
 			r.Steps = append(r.Steps, metrics.Step{Name: st.Name, Deleted: st.Deleted})

@@ -91,6 +91,20 @@ func (p *progress) done() {
 	}
 }
 
+// replicaWaitNotice says at -v 2 why the run pauses: once when a pause
+// begins, then every ten seconds while it lasts.
+func replicaWaitNotice(out *cli.Output, bars *progress, bound time.Duration) func(cleanup.ReplicaWaitEvent) {
+	var last time.Duration = -1
+	return func(ev cleanup.ReplicaWaitEvent) {
+		if ev.Waited < last || last < 0 || ev.Waited-last >= 10*time.Second {
+			bars.done()
+			out.Info(fmt.Sprintf("cleartokens: %s: waiting: standby %s is %s behind (--max-replica-lag %s), %d bytes not replayed; waited %s",
+				ev.Step, ev.Replica, ev.Lag.Round(10*time.Millisecond), bound, ev.BytesBehind, ev.Waited.Round(10*time.Millisecond)))
+			last = ev.Waited
+		}
+	}
+}
+
 // logRun records a run of --every.
 func logRun(l *slog.Logger, rep cleanup.Report, err error) {
 	switch {

@@ -29,6 +29,10 @@ type Run struct {
 	Failed bool
 	// Now is when the run ended (zero: time.Now()).
 	Now time.Time
+	// ReplicaPauses and ReplicaWait: batches held back for lagging
+	// standbys, and how long in all.
+	ReplicaPauses int
+	ReplicaWait   time.Duration
 }
 
 // Textfile is the metrics file of one command. Metric names begin with
@@ -90,6 +94,10 @@ func (m *Textfile) Write(r Run) error {
 	fmt.Fprintf(&b, "%s_last_run_success %d\n", p, boolInt(!r.Failed))
 	gauge("stopped_early", "1 if the last run stopped at its time budget before the end.")
 	fmt.Fprintf(&b, "%s_stopped_early %d\n", p, boolInt(r.StoppedEarly))
+	gauge("replica_pauses", "Batches the last run held back while a standby lagged.")
+	fmt.Fprintf(&b, "%s_replica_pauses %d\n", p, r.ReplicaPauses)
+	gauge("replica_wait_seconds", "How long the last run waited for lagging standbys.")
+	fmt.Fprintf(&b, "%s_replica_wait_seconds %g\n", p, r.ReplicaWait.Seconds())
 	if m.lastSuccess > 0 {
 		gauge("last_success_timestamp_seconds", "When a run last succeeded (Unix time).")
 		fmt.Fprintf(&b, "%s %.3f\n", m.lastSuccessName(), m.lastSuccess)

@@ -63,6 +63,9 @@ type dialect interface {
 	// transaction, re-checking the rule inside the statements that change rows.
 	deleteBatch(ctx context.Context, s *Store, r boundRule, p store.DeleteBatchParams) (store.DeleteBatchResult, error)
 
+	// replicas reads what the primary knows of its standbys.
+	replicas(ctx context.Context, db *sqlx.DB) ([]store.Replica, error)
+
 	// lockScope is what, besides the table names, tells one table set from
 	// another in the same server (PostgreSQL: database and schema).
 	lockScope(ctx context.Context, db *sqlx.DB) (string, error)

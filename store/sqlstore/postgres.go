@@ -97,6 +97,36 @@ func (postgresDialect) readOnly(ctx context.Context, db *sqlx.DB) (string, error
 	return "", nil
 }
 
+// replicas reads pg_stat_replication. Seeing its lag and positions needs
+// a superuser or the pg_monitor role; without them the columns are NULL
+// and a standby counts as not behind.
+func (postgresDialect) replicas(ctx context.Context, db *sqlx.DB) ([]store.Replica, error) {
+	rows, err := db.QueryContext(ctx, `
+SELECT COALESCE(NULLIF(application_name, ''), client_addr::text, 'standby ' || pid::text),
+       EXTRACT(epoch FROM replay_lag)::float8,
+       COALESCE(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), 0)::bigint,
+       COALESCE(replay_lsn::text, ''), reply_time
+FROM pg_stat_replication`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Replica
+	for rows.Next() {
+		var r store.Replica
+		var lag sql.NullFloat64
+		var reply sql.NullTime
+		if err := rows.Scan(&r.Name, &lag, &r.BytesBehind, &r.ReplayPosition, &reply); err != nil {
+			return nil, err
+		}
+		r.HasReplayLag = lag.Valid
+		r.ReplayLag = time.Duration(lag.Float64 * float64(time.Second))
+		r.LastReply = reply.Time
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
 func (d postgresDialect) tableExists(ctx context.Context, db *sqlx.DB, name string) (bool, error) {
 	var ok bool
 	err := db.GetContext(ctx, &ok, `SELECT to_regclass($1) IS NOT NULL`, d.quote(name))

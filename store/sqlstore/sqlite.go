@@ -104,6 +104,9 @@ func (sqliteDialect) timeArg(t time.Time) any { return DjangoSQLiteTime(t) }
 // first write, with SQLite's own "readonly database".
 func (sqliteDialect) readOnly(context.Context, *sqlx.DB) (string, error) { return "", nil }
 
+// replicas: SQLite has none.
+func (sqliteDialect) replicas(context.Context, *sqlx.DB) ([]store.Replica, error) { return nil, nil }
+
 func (d sqliteDialect) tableExists(ctx context.Context, db *sqlx.DB, name string) (bool, error) {
 	schema, table := splitQualified(name)
 	master := "sqlite_master"

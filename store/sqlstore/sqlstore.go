@@ -219,6 +219,15 @@ func (s *Store) CheckWritable(ctx context.Context) error {
 	return nil
 }
 
+// Replicas lists the streaming standbys the database reports.
+func (s *Store) Replicas(ctx context.Context) ([]store.Replica, error) {
+	r, err := s.d.replicas(ctx, s.db)
+	if err != nil {
+		return nil, fmt.Errorf("read the standbys' replay lag in %s: %w", s.display, s.fail(err))
+	}
+	return r, nil
+}
+
 // CheckSchema reports the first configured table (migrations aside) that is missing.
 func (s *Store) CheckSchema(ctx context.Context) error {
 	for _, nt := range s.tables.Named() {

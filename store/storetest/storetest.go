@@ -95,6 +95,7 @@ func Run(t *testing.T, open Opener) {
 				"CheckSchema":       testCheckSchema,
 				"Migrations":        testMigrations,
 				"Lock":              testLock,
+				"WritableNoReplica": testWritable,
 			} {
 				t.Run(name, func(t *testing.T) {
 					t.Parallel()
@@ -297,4 +298,13 @@ func testLock(t *testing.T, e Harness) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the waiter never got the lock")
 	}
+}
+
+// A fresh test database takes writes and has no standby attached.
+func testWritable(t *testing.T, e Harness) {
+	ctx := context.Background()
+	require.NoError(t, e.Store().CheckWritable(ctx))
+	reps, err := e.Store().Replicas(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, reps)
 }

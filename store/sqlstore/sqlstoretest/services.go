@@ -234,3 +234,50 @@ func versionOf(initdb string) int {
 	}
 	return 0
 }
+
+// Cluster is a private PostgreSQL server started for one test.
+type Cluster struct {
+	Port int
+	Dir  string
+	bin  string
+}
+
+// URL is the URL of database db on the cluster.
+func (c *Cluster) URL(db string) string {
+	return fmt.Sprintf("postgres://%s@127.0.0.1:%d/%s?sslmode=disable", serviceUser, c.Port, db)
+}
+
+// StreamingPair makes a private primary (initdb, on a free loopback port)
+// and a streaming standby of it (pg_basebackup -R -X stream, on another),
+// stopped and removed when the test ends.
+func StreamingPair(t testing.TB) (primary, standby *Cluster) {
+	t.Helper()
+	PostgresURL(t) // the PostgreSQL tests are on
+	bin := PostgresBin(t)
+	primary = &Cluster{Port: FreePort(t), Dir: filepath.Join(serviceDir(t, "primary"), "data"), bin: bin}
+	run := func(name string, args ...string) {
+		t.Helper()
+		out, err := asService(filepath.Join(bin, name), args...).CombinedOutput()
+		require.NoError(t, err, "%s %v:\n%s", name, args, out)
+	}
+	run("initdb", "-D", primary.Dir, "-U", serviceUser, "--auth=trust", "--no-sync", "-E", "UTF8")
+	primary.start(t)
+	standby = &Cluster{Port: FreePort(t), Dir: filepath.Join(serviceDir(t, "standby"), "data"), bin: bin}
+	run("pg_basebackup", "-h", "127.0.0.1", "-p", strconv.Itoa(primary.Port), "-U", serviceUser, "-D", standby.Dir, "-R", "-X", "stream", "--no-sync")
+	standby.start(t)
+	return primary, standby
+}
+
+func (c *Cluster) start(t testing.TB) {
+	t.Helper()
+	log := filepath.Join(filepath.Dir(c.Dir), "server.log")
+	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c wal_receiver_status_interval=1s", c.Port, filepath.Dir(c.Dir))
+	out, err := asService(filepath.Join(c.bin, "pg_ctl"), "start", "-w", "-D", c.Dir, "-l", log, "-o", opts).CombinedOutput()
+	if err != nil {
+		b, _ := os.ReadFile(log)
+		t.Fatalf("pg_ctl start: %v\n%s\n%s", err, out, b)
+	}
+	t.Cleanup(func() {
+		asService(filepath.Join(c.bin, "pg_ctl"), "stop", "-m", "immediate", "-D", c.Dir).Run() //nolint:errcheck
+	})
+}

@@ -518,3 +518,15 @@ func (h harness) DropTable(t testing.TB, role string) {
 }
 
 func (h harness) MarkMigrated(t testing.TB, names ...string) { h.e.MarkMigrated(t, names...) }
+
+// NewPostgresAt loads layout l's tables into the database a PostgreSQL URL
+// names (a private cluster's, say) and returns an Env on it.
+func NewPostgresAt(t testing.TB, u string, l Layout) *Env {
+	t.Helper()
+	raw, err := sqlx.Open("postgres", u)
+	require.NoError(t, err)
+	t.Cleanup(func() { raw.Close() })
+	_, err = raw.Exec(readSchema(t, sqlstore.DialectPostgres, l))
+	require.NoError(t, err)
+	return openStore(t, &Env{Dialect: sqlstore.DialectPostgres, Layout: l, URL: u, DB: raw})
+}
