@@ -258,13 +258,13 @@ func (s StepReport) Line() string { return strconv.FormatInt(s.Deleted, 10) + " 
 type Report struct {
 	DryRun bool `json:"dry_run"`
 	// StoppedEarly is true when MaxDuration ended the run before the end.
-	StoppedEarly bool          `json:"stopped_early"`
-	Rules        Rules         `json:"rules"`
-	RulesReason  string        `json:"rules_reason"`
-	Now          time.Time     `json:"now"`
-	Steps        []StepReport  `json:"steps"`
-	Warnings     []string      `json:"warnings"`
-	Interrupted  bool          `json:"interrupted"`
+	StoppedEarly bool         `json:"stopped_early"`
+	Rules        Rules        `json:"rules"`
+	RulesReason  string       `json:"rules_reason"`
+	Now          time.Time    `json:"now"`
+	Steps        []StepReport `json:"steps"`
+	Warnings     []string     `json:"warnings"`
+	Interrupted  bool         `json:"interrupted"`
 	// ReplicaPauses counts the batches held back for lagging standbys
 	// (MaxReplicaLag); ReplicaWait is how long they waited in all.
 	ReplicaPauses int           `json:"replica_pauses"`
