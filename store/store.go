@@ -206,6 +206,49 @@ type ApplicationColumns map[string]int
 // Has reports whether the table has the column.
 func (c ApplicationColumns) Has(name string) bool { _, ok := c[name]; return ok }
 
+// ErrNoCIMD: the application table has no CIMD columns
+// (registration_source, cimd_expires_at): its DOT is older than 3.4.
+var ErrNoCIMD = errors.New("this database's django-oauth-toolkit has no CIMD registration (DOT 3.4 or later)")
+
+// PruneCIMDParams are the inputs of Store.PruneCIMDApplications: one batch
+// of DOT 3.4.1's clearcimdapplications.
+type PruneCIMDParams struct {
+	// Now is the moment cimd_expires_at and the tokens' expiry compare with.
+	Now time.Time
+	// After is the primary-key cursor: the batch looks at candidates with
+	// a greater id (0: from the start).
+	After int64
+	// Max is the most candidates the batch looks at.
+	Max int
+	// DryRun rolls the batch's transaction back instead of committing.
+	DryRun bool
+	// Gone are access tokens that earlier batches of a dry run would have
+	// deleted by cascade (ExtraAccessTokens): they count as gone in the
+	// liveness check, as after a real earlier batch.
+	Gone []int64
+}
+
+// PruneCIMDResult is what one batch did (or, in a dry run, would do).
+type PruneCIMDResult struct {
+	// Candidates is how many expired CIMD applications the page held; zero
+	// means the walk is done.
+	Candidates int
+	// Locked is how many of them were still CIMD and expired under the lock.
+	Locked int
+	// Deleted is how many applications were deleted: those locked that hold
+	// no live token or grant.
+	Deleted int64
+	// Next is the cursor for the next batch: the page's last id.
+	Next int64
+	// The cascade, as Django's collector runs it: the deleted applications'
+	// access, refresh and ID tokens and grants, and the access tokens of
+	// other applications bound to those ID tokens.
+	AccessTokens, RefreshTokens, IDTokens, Grants int64
+	// ExtraAccessTokens are the ids of those other applications' access
+	// tokens (for the Gone of a dry run's next batch).
+	ExtraAccessTokens []int64
+}
+
 // Replica is what the primary knows of one streaming standby.
 type Replica struct {
 	// Name is the standby's application_name, or its address.
@@ -255,6 +298,14 @@ type Store interface {
 	// InsertApplication inserts one application, supplying every NOT NULL
 	// column of the table in hand. A taken client_id gives ErrDuplicateClientID.
 	InsertApplication(ctx context.Context, p InsertApplicationParams) (int64, error)
+	// PruneCIMDApplications runs one batch of DOT 3.4.1's
+	// clearcimdapplications in one transaction: of the next Max
+	// applications with registration_source "cimd" and cimd_expires_at
+	// before Now, it locks those still so, and deletes the ones that hold
+	// no live access token, ID token or grant (expires after Now) and no
+	// unrevoked refresh token, with Django's cascade. ErrNoCIMD on a layout
+	// without the CIMD columns.
+	PruneCIMDApplications(ctx context.Context, p PruneCIMDParams) (PruneCIMDResult, error)
 	// Replicas lists the streaming standbys attached to the database (none
 	// for a database that has no replication, such as SQLite).
 	Replicas(ctx context.Context) ([]Replica, error)

@@ -66,6 +66,14 @@ type dialect interface {
 	// replicas reads what the primary knows of its standbys.
 	replicas(ctx context.Context, db *sqlx.DB) ([]store.Replica, error)
 
+	// idSet is a subquery of the ids in a JSON array bound to one "?"
+	// ("[3,5,8]"): one parameter, however many ids.
+	idSet() string
+	// lockRows is the clause that locks the rows a SELECT reads until the
+	// transaction ends ("FOR UPDATE"), or "" where the transaction already
+	// excludes other writers (SQLite).
+	lockRows() string
+
 	// lockScope is what, besides the table names, tells one table set from
 	// another in the same server (PostgreSQL: database and schema).
 	lockScope(ctx context.Context, db *sqlx.DB) (string, error)

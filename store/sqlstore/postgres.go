@@ -330,6 +330,11 @@ func parseTID(s string) (int64, int64, error) {
 	return b, o, nil
 }
 
+func (postgresDialect) idSet() string {
+	return `(SELECT jsonb_array_elements_text(?::jsonb)::bigint)`
+}
+func (postgresDialect) lockRows() string { return " FOR UPDATE" }
+
 // lockScope: the same table names in two databases or schemas are two
 // table sets.
 func (postgresDialect) lockScope(ctx context.Context, db *sqlx.DB) (string, error) {

@@ -230,5 +230,11 @@ func (sqliteDialect) deleteBatch(ctx context.Context, s *Store, r boundRule, p s
 	return store.DeleteBatchResult{Deleted: deleted, Next: idCursor(hi.Int64), Done: n < int64(p.Max)}, nil
 }
 
+func (sqliteDialect) idSet() string { return `(SELECT value FROM json_each(?))` }
+
+// lockRows: BEGIN IMMEDIATE (the DSN's _txlock) already keeps every other
+// writer out for the whole transaction.
+func (sqliteDialect) lockRows() string { return "" }
+
 // lockScope: a SQLite file holds one table set per name.
 func (sqliteDialect) lockScope(context.Context, *sqlx.DB) (string, error) { return "", nil }

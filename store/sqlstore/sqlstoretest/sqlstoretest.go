@@ -275,16 +275,48 @@ VALUES ('!', false, ?, '', '', '', false, true, ?)`, "u"+e.next(), now)
 func (e *Env) owner(t testing.TB) (int64, int64) {
 	if e.user == 0 {
 		e.user = e.User(t)
-		now := e.Time(time.Now())
-		cols, vals := "", ""
-		if e.Layout == DOT341 {
-			cols, vals = ", registration_source", ", 'manual'"
-		}
-		e.app = e.insert(t, `INSERT INTO oauth2_provider_application (client_id, redirect_uris, client_type, authorization_grant_type, client_secret,
-name, user_id, skip_authorization, created, updated, algorithm, post_logout_redirect_uris, hash_client_secret, allowed_origins`+cols+`)
-VALUES (?, '', 'confidential', 'client-credentials', '', 'seed', ?, false, ?, ?, '', '', true, ''`+vals+`)`, "c"+e.next(), e.user, now, now)
+	}
+	if e.app == 0 {
+		e.app = e.Application(t, false, time.Time{})
 	}
 	return e.user, e.app
+}
+
+// Application inserts an application; with cimd (DOT 3.4.1 layout only)
+// it is registered from a Client ID Metadata Document whose cache expires
+// at cimdExpires (zero: NULL).
+func (e *Env) Application(t testing.TB, cimd bool, cimdExpires time.Time) int64 {
+	if e.user == 0 {
+		e.user = e.User(t)
+	}
+	now := e.Time(time.Now())
+	cols, vals, args := "", "", []any{"c" + e.next(), e.user, now, now}
+	if e.Layout == DOT341 {
+		source := "manual"
+		if cimd {
+			source = "cimd"
+		}
+		var exp any
+		if !cimdExpires.IsZero() {
+			exp = e.Time(cimdExpires)
+		}
+		cols, vals = ", registration_source, cimd_expires_at", ", ?, ?"
+		args = append(args, source, exp)
+	} else if cimd {
+		t.Fatalf("the DOT %s layout has no CIMD columns", e.Layout)
+	}
+	return e.insert(t, `INSERT INTO oauth2_provider_application (client_id, redirect_uris, client_type, authorization_grant_type, client_secret,
+name, user_id, skip_authorization, created, updated, algorithm, post_logout_redirect_uris, hash_client_secret, allowed_origins`+cols+`)
+VALUES (?, '', 'confidential', 'client-credentials', '', 'seed', ?, false, ?, ?, '', '', true, ''`+vals+`)`, args...)
+}
+
+// ForApplication returns a copy of e whose seeding helpers make tokens and
+// grants of application app.
+func (e *Env) ForApplication(t testing.TB, app int64) *Env {
+	e.owner(t)
+	c := *e
+	c.app = app
+	return &c
 }
 
 // AccessToken inserts an access token expiring at expires.
@@ -518,6 +550,17 @@ func (h harness) DropTable(t testing.TB, role string) {
 }
 
 func (h harness) MarkMigrated(t testing.TB, names ...string) { h.e.MarkMigrated(t, names...) }
+
+func (h harness) Application(t testing.TB, cimd bool, cimdExpires time.Time) int64 {
+	return h.e.Application(t, cimd, cimdExpires)
+}
+
+// App is the application h seeds tokens for.
+func (h harness) App() int64 { return h.e.app }
+
+func (h harness) ForApplication(t testing.TB, app int64) storetest.Harness {
+	return harness{h.e.ForApplication(t, app)}
+}
 
 // NewPostgresAt loads layout l's tables into the database a PostgreSQL URL
 // names (a private cluster's, say) and returns an Env on it.
