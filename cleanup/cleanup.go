@@ -576,38 +576,18 @@ func joinKinds(kinds []Kind) string {
 // doubling pause. Each failed attempt was rolled back by the database, so
 // retrying from the same cursor is safe.
 func deleteWithRetry(ctx, batchCtx context.Context, o Options, st *StepReport, cursor store.Cursor) (store.DeleteBatchResult, error) {
-	pause := o.RetryBackoff
-	for attempt := 0; ; attempt++ {
-		attemptCtx, cancel := batchCtx, context.CancelFunc(func() {})
+	res, err := retry(ctx, o.Retries, o.RetryBackoff, o.Logger, &st.Retries, func() (store.DeleteBatchResult, error) {
+		attempt, cancel := batchCtx, context.CancelFunc(func() {})
 		if o.StatementTimeout > 0 {
-			attemptCtx, cancel = context.WithTimeout(batchCtx, o.StatementTimeout)
+			attempt, cancel = context.WithTimeout(batchCtx, o.StatementTimeout)
 		}
-		res, err := o.Store.DeleteBatch(attemptCtx, store.DeleteBatchParams{
-			Target: st.Target, Cutoff: st.Cutoff, Max: o.BatchSize, After: cursor,
-		})
-		cancel()
-		if err == nil {
-			return res, nil
-		}
-		if !errors.Is(err, store.ErrTransient) || attempt >= o.Retries {
-			if attempt > 0 {
-				return res, fmt.Errorf("step %s: batch failed after %d retries: %w", st.Name, attempt, err)
-			}
-			return res, fmt.Errorf("step %s: %w", st.Name, err)
-		}
-		st.Retries++
-		if o.Logger != nil {
-			o.Logger.Warn("batch failed, retrying", "step", st.Name, "attempt", attempt+1, "pause", pause, "error", err)
-		}
-		t := time.NewTimer(pause)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return res, ctx.Err()
-		case <-t.C:
-		}
-		pause = min(pause*2, o.RetryBackoff*30)
+		defer cancel()
+		return o.Store.DeleteBatch(attempt, store.DeleteBatchParams{Target: st.Target, Cutoff: st.Cutoff, Max: o.BatchSize, After: cursor})
+	})
+	if err != nil && ctx.Err() == nil {
+		return res, fmt.Errorf("step %s: %w", st.Name, err)
 	}
+	return res, err
 }
 
 // resolveRules turns RulesAuto into a rule set by reading django_migrations.

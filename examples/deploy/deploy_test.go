@@ -1,6 +1,8 @@
-// Package deploy holds deployment examples for the cleartokens binary: a
-// Kubernetes CronJob and a systemd service and timer. This test keeps them
-// true to the binary: every flag and setting they use must exist.
+// Package deploy holds deployment examples for the binaries: a Kubernetes
+// CronJob and a systemd service and timer that run cleartokens and
+// clearcimdapplications. This test keeps them true to the binaries: every
+// option and setting they give a command must exist in that command, and
+// the service's command lines run.
 package deploy
 
 import (
@@ -13,54 +15,96 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/oauthkit/oauthkit/store/sqlstore"
+	"github.com/oauthkit/oauthkit/store/sqlstore/sqlstoretest"
+)
+
+var commands = []string{"cleartokens", "clearcimdapplications"}
+
+func build(t *testing.T) (bins, help map[string]string) {
+	bins, help = map[string]string{}, map[string]string{}
+	dir := t.TempDir()
+	for _, c := range commands {
+		bins[c] = filepath.Join(dir, c)
+		out, err := exec.Command("go", "build", "-o", bins[c], "../../cmd/"+c).CombinedOutput()
+		require.NoError(t, err, string(out))
+		h, err := exec.Command(bins[c], "--help").Output()
+		require.NoError(t, err)
+		help[c] = string(h)
+	}
+	return bins, help
+}
+
+var (
+	containerRe = regexp.MustCompile(`(?m)^            - name: `)
+	flagRe      = regexp.MustCompile(`(?m)(?:^|\s|")(--[a-z][a-z-]+)=`)
+	settingRe   = regexp.MustCompile(`(?m)name: ([A-Z][A-Z_]+)$`)
 )
 
 func TestExamplesUseRealFlagsAndSettings(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "cleartokens")
-	out, err := exec.Command("go", "build", "-o", bin, "../../cmd/cleartokens").CombinedOutput()
-	require.NoError(t, err, string(out))
-	help, err := exec.Command(bin, "--help").Output()
-	require.NoError(t, err)
-
-	files := []string{"kubernetes/cleartokens-cronjob.yaml", "systemd/oauthkit-cleartokens.service", "systemd/oauthkit-cleartokens.timer"}
-	flagRe := regexp.MustCompile(`(?m)(?:^|\s|")(--[a-z][a-z-]+)=`)
-	settingRe := regexp.MustCompile(`(?m)name: ([A-Z][A-Z_]+)$`)
-	seenFlags := 0
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		require.NoError(t, err)
-		for _, m := range flagRe.FindAllStringSubmatch(string(b), -1) {
-			seenFlags++
-			assert.Contains(t, string(help), "  "+m[1]+" ", "%s uses %s, which cleartokens does not have", f, m[1])
+	_, help := build(t)
+	seen := map[string]int{}
+	check := func(file, cmd, text string) {
+		for _, m := range flagRe.FindAllStringSubmatch(text, -1) {
+			seen[cmd]++
+			assert.Contains(t, help[cmd], "  "+m[1]+" ", "%s gives %s %s, which it does not have", file, cmd, m[1])
 		}
-		for _, m := range settingRe.FindAllStringSubmatch(string(b), -1) {
-			assert.Contains(t, string(help), "[env "+m[1]+"]", "%s sets %s, which cleartokens does not read", f, m[1])
+		for _, m := range settingRe.FindAllStringSubmatch(text, -1) {
+			assert.Contains(t, help[cmd], "[env "+m[1]+"]", "%s sets %s for %s, which it does not read", file, m[1], cmd)
 		}
 	}
-	assert.Positive(t, seenFlags)
+	// The CronJob: one container per command.
+	y, err := os.ReadFile("kubernetes/cleartokens-cronjob.yaml")
+	require.NoError(t, err)
+	for _, block := range containerRe.Split(string(y), -1)[1:] {
+		name, _, _ := strings.Cut(block, "\n")
+		require.Contains(t, commands, name, "a container per command, named after it")
+		check("the CronJob", name, block)
+	}
+	// The service: one ExecStart per command.
+	for _, line := range serviceLines(t) {
+		check("the service", line[0], strings.Join(line[1:], " "))
+	}
+	for _, c := range commands {
+		assert.Positive(t, seen[c], "the examples run %s", c)
+	}
+}
 
-	// The flags they pass parse: run the service's command line against an
-	// empty database folder with --help-free arguments and --dry-run.
+// serviceLines are the service's ExecStart command lines: the command's
+// name, then its arguments.
+func serviceLines(t *testing.T) [][]string {
 	svc, err := os.ReadFile("systemd/oauthkit-cleartokens.service")
 	require.NoError(t, err)
-	var args []string
+	var lines [][]string
 	for _, line := range strings.Split(string(svc), "\n") {
-		if rest, ok := strings.CutPrefix(line, "ExecStart=/usr/local/bin/cleartokens "); ok {
-			args = strings.Fields(rest)
+		if rest, ok := strings.CutPrefix(line, "ExecStart=/usr/local/bin/"); ok {
+			lines = append(lines, strings.Fields(rest))
 		}
 	}
-	require.NotEmpty(t, args)
+	require.Len(t, lines, 2)
+	return lines
+}
+
+// The service's command lines run, as written (with --dry-run added), on
+// a DOT 3.4.1 database.
+func TestServiceCommandLinesRun(t *testing.T) {
+	bins, _ := build(t)
+	e := sqlstoretest.New(t, sqlstore.DialectSQLite, sqlstoretest.DOT341)
 	dir := t.TempDir()
-	for i, a := range args {
-		if strings.HasPrefix(a, "--metrics-textfile=") {
-			args[i] = "--metrics-textfile=" + filepath.Join(dir, "oauthkit.prom")
+	for _, line := range serviceLines(t) {
+		args := line[1:]
+		for i, a := range args {
+			if strings.HasPrefix(a, "--metrics-textfile=") {
+				args[i] = "--metrics-textfile=" + filepath.Join(dir, "oauthkit.prom")
+			}
 		}
+		cmd := exec.Command(bins[line[0]], append(args, "--dry-run")...)
+		cmd.Dir = dir
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + e.URL}
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s: %s", line[0], out)
 	}
-	cmd := exec.Command(bin, append(args, "--dry-run")...)
-	cmd.Dir = dir
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
-	out, err = cmd.CombinedOutput()
-	require.NoError(t, err, string(out))
-	_, err = os.Stat(filepath.Join(dir, "oauthkit.prom"))
+	_, err := os.Stat(filepath.Join(dir, "oauthkit.prom"))
 	assert.NoError(t, err, "the metrics file was written")
 }

@@ -101,7 +101,7 @@ UNION SELECT application_id FROM ` + refresh + ` WHERE application_id IN ` + set
 		}
 	}
 	if len(prunable) > 0 {
-		if err := s.cascadeApplications(ctx, tx, prunable, &res); err != nil {
+		if err := s.cascadeApplications(ctx, tx, prunable, p.Gone, &res); err != nil {
 			return res, err
 		}
 	}
@@ -119,17 +119,18 @@ UNION SELECT application_id FROM ` + refresh + ` WHERE application_id IN ` + set
 // and accesstoken.source_refresh_token_id for every deleted refresh token
 // (SET_NULL). References are nulled before the rows they name go, so that
 // databases that check foreign keys at once (MySQL) accept every statement.
-func (s *Store) cascadeApplications(ctx context.Context, tx *sqlx.Tx, apps []int64, res *store.PruneCIMDResult) error {
+func (s *Store) cascadeApplications(ctx context.Context, tx *sqlx.Tx, apps, gone []int64, res *store.PruneCIMDResult) error {
 	access, refresh, idt, grant, app := s.q(roleAccess), s.q(roleRefresh), s.q(roleIDToken), s.q(roleGrant), s.q(roleApplication)
 	set := s.d.idSet()
-	ids := idsJSON(apps)
+	ids, goneIDs := idsJSON(apps), idsJSON(gone)
 	theirIDTokens := `SELECT id FROM ` + idt + ` WHERE application_id IN ` + set
 	// The access tokens that go: the applications' own, and any bound to
-	// one of their ID tokens.
-	doomed := `application_id IN ` + set + ` OR id_token_id IN (` + theirIDTokens + `)`
+	// one of their ID tokens; but not those an earlier batch of a dry run
+	// already took (in a real run they are gone, and gone is empty).
+	doomed := `(application_id IN ` + set + ` OR id_token_id IN (` + theirIDTokens + `)) AND id NOT IN ` + set
 	var extra []int64
-	q := tx.Rebind(`SELECT id FROM ` + access + ` WHERE id_token_id IN (` + theirIDTokens + `) AND (application_id IS NULL OR application_id NOT IN ` + set + `) ORDER BY id`)
-	if err := tx.SelectContext(ctx, &extra, q, ids, ids); err != nil {
+	q := tx.Rebind(`SELECT id FROM ` + access + ` WHERE id_token_id IN (` + theirIDTokens + `) AND (application_id IS NULL OR application_id NOT IN ` + set + `) AND id NOT IN ` + set + ` ORDER BY id`)
+	if err := tx.SelectContext(ctx, &extra, q, ids, ids, goneIDs); err != nil {
 		return err
 	}
 	res.ExtraAccessTokens = extra
@@ -138,9 +139,9 @@ func (s *Store) cascadeApplications(ctx context.Context, tx *sqlx.Tx, apps []int
 		args  []any
 		count *int64
 	}{
-		{`UPDATE ` + refresh + ` SET access_token_id = NULL WHERE access_token_id IN (SELECT id FROM ` + access + ` WHERE ` + doomed + `)`, []any{ids, ids}, nil},
+		{`UPDATE ` + refresh + ` SET access_token_id = NULL WHERE access_token_id IN (SELECT id FROM ` + access + ` WHERE ` + doomed + `)`, []any{ids, ids, goneIDs}, nil},
 		{`UPDATE ` + access + ` SET source_refresh_token_id = NULL WHERE source_refresh_token_id IN (SELECT id FROM ` + refresh + ` WHERE application_id IN ` + set + `)`, []any{ids}, nil},
-		{`DELETE FROM ` + access + ` WHERE ` + doomed, []any{ids, ids}, &res.AccessTokens},
+		{`DELETE FROM ` + access + ` WHERE ` + doomed, []any{ids, ids, goneIDs}, &res.AccessTokens},
 		{`DELETE FROM ` + refresh + ` WHERE application_id IN ` + set, []any{ids}, &res.RefreshTokens},
 		{`DELETE FROM ` + idt + ` WHERE application_id IN ` + set, []any{ids}, &res.IDTokens},
 		{`DELETE FROM ` + grant + ` WHERE application_id IN ` + set, []any{ids}, &res.Grants},
