@@ -142,7 +142,7 @@ func TestBadInput(t *testing.T) {
 		{"pythonpath", nil, []string{"--pythonpath", "/x"}, 2, "not applicable"},
 		{"bad table name", nil, []string{"--table", "grant=grant; DROP TABLE x"}, 2, "invalid SQL identifier"},
 		{"unknown table role", nil, []string{"--table", "tokens=x"}, 2, "unknown table role"},
-		{"bad URL scheme", []string{"DATABASE_URL=mysql://db/x"}, nil, 2, "not supported"},
+		{"bad URL scheme", []string{"DATABASE_URL=oracle://db/x"}, nil, 2, "not supported"},
 		{"missing sqlite file", []string{"DATABASE_URL=sqlite:" + filepath.Join(dir, "nope.db")}, nil, 1, "nope.db does not exist: name an existing database in DATABASE_URL, or add --create-schema"},
 		{"missing tables", []string{"DATABASE_URL=sqlite:" + empty}, nil, 1, "table does not exist"},
 		{"swapped table missing", []string{"DATABASE_URL=" + e.URL}, []string{"--table", "grant=myapp_grant"}, 1, "myapp_grant"},

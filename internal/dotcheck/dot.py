@@ -6,7 +6,8 @@ DOT 1.7 on Django 3.2) for oauthkit's differential test.
     dot.py clear DATABASE EXPIRE_SECONDS  # DOT's own clear_expired(), batch size 3
     dot.py check-app DATABASE ID:SECRET:NAME  # DOT loads and validates an application
 
-DATABASE is a SQLite path, or postgres://host:port/db?search_path=schema.
+DATABASE is a SQLite path, postgres://host:port/db?search_path=schema, or
+mysql://user@host:port/db.
 """
 import sys
 from datetime import datetime, timedelta
@@ -22,6 +23,11 @@ if database.startswith("postgres"):
     db = {"ENGINE": "django.db.backends.postgresql", "NAME": u.path.lstrip("/"), "USER": u.username or "postgres",
           "HOST": u.hostname, "PORT": u.port or 5432,
           "OPTIONS": {"options": "-c search_path=" + q["search_path"][0]}}
+elif database.startswith("mysql"):
+    u = urlparse(database)
+    db = {"ENGINE": "django.db.backends.mysql", "NAME": u.path.lstrip("/"), "USER": u.username or "root",
+          "PASSWORD": u.password or "", "HOST": u.hostname, "PORT": u.port or 3306,
+          "OPTIONS": {"charset": "utf8mb4"}}
 else:
     db = {"ENGINE": "django.db.backends.sqlite3", "NAME": database}
 settings.configure(

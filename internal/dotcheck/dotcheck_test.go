@@ -28,11 +28,11 @@ import (
 const python = "/usr/bin/python3"
 
 func requireDOT(t *testing.T) {
-	if exec.Command(python, "-c", "import oauth2_provider, django, psycopg2").Run() != nil {
+	if exec.Command(python, "-c", "import oauth2_provider, django, psycopg2, MySQLdb").Run() != nil {
 		if os.Getenv("OAUTHKIT_REQUIRE_DJANGO") == "1" {
-			t.Fatal("OAUTHKIT_REQUIRE_DJANGO=1 but DOT is not importable (apt-get install python3-django-oauth-toolkit python3-psycopg2)")
+			t.Fatal("OAUTHKIT_REQUIRE_DJANGO=1 but DOT is not importable (apt-get install python3-django-oauth-toolkit python3-psycopg2 python3-mysqldb)")
 		}
-		t.Skip("django-oauth-toolkit not installed (apt-get install python3-django-oauth-toolkit python3-psycopg2)")
+		t.Skip("django-oauth-toolkit not installed (apt-get install python3-django-oauth-toolkit python3-psycopg2 python3-mysqldb)")
 	}
 }
 
@@ -70,11 +70,15 @@ func TestAgainstRealDOT(t *testing.T) {
 		for _, expire := range []int{86400, 0} {
 			t.Run(string(dialect)+"/expire="+strconv.Itoa(expire), func(t *testing.T) {
 				var dotDB, ourDB, ourURL string
-				if dialect == sqlstore.DialectSQLite {
+				switch dialect {
+				case sqlstore.DialectSQLite:
 					dir := t.TempDir()
 					dotDB, ourDB = filepath.Join(dir, "dot.sqlite3"), filepath.Join(dir, "ours.sqlite3")
 					ourURL = "sqlite:" + ourDB
-				} else {
+				case sqlstore.DialectMySQL:
+					dotDB, ourDB = sqlstoretest.NewMySQLDatabase(t), sqlstoretest.NewMySQLDatabase(t)
+					ourURL = ourDB
+				default:
 					dotDB, ourDB = sqlstoretest.NewPostgresSchema(t), sqlstoretest.NewPostgresSchema(t)
 					ourURL = ourDB
 				}
@@ -107,34 +111,49 @@ func TestCreateApplicationOnOldDOT(t *testing.T) {
 	requireDOT(t)
 	bin, cleanup := testcmd.Build("createapplication", "../../cmd/createapplication")
 	defer cleanup()
-	db := filepath.Join(t.TempDir(), "dot.sqlite3")
-	dot(t, "seed", db, time.Now().UTC().Format(time.RFC3339))
+	for _, dialect := range []sqlstore.Dialect{sqlstore.DialectSQLite, sqlstore.DialectMySQL} {
+		t.Run(string(dialect), func(t *testing.T) {
+			db, url := filepath.Join(t.TempDir(), "dot.sqlite3"), ""
+			if dialect == sqlstore.DialectMySQL {
+				db = sqlstoretest.NewMySQLDatabase(t)
+				url = db
+			} else {
+				url = "sqlite:" + db
+			}
+			dot(t, "seed", db, time.Now().UTC().Format(time.RFC3339))
 
-	r := testcmd.Run(t, bin, t.TempDir(), []string{"DATABASE_URL=sqlite:" + db}, "", "confidential", "client-credentials",
-		"--client-id", "legacy", "--name", "Legacy")
-	require.Equal(t, 0, r.Code, r.Stderr)
-	assert.Contains(t, r.Stderr, "hash_client_secret")
-	m := regexp.MustCompile(`client_secret: (\S+)`).FindStringSubmatch(r.Stdout)
-	require.NotNil(t, m, r.Stdout)
-	dot(t, "check-app", db, "legacy:"+m[1]+":Legacy")
+			r := testcmd.Run(t, bin, t.TempDir(), []string{"DATABASE_URL=" + url}, "", "confidential", "client-credentials",
+				"--client-id", "legacy", "--name", "Legacy")
+			require.Equal(t, 0, r.Code, r.Stderr)
+			assert.Contains(t, r.Stderr, "hash_client_secret")
+			m := regexp.MustCompile(`client_secret: (\S+)`).FindStringSubmatch(r.Stdout)
+			require.NotNil(t, m, r.Stdout)
+			dot(t, "check-app", db, "legacy:"+m[1]+":Legacy")
 
-	st, err := sqlstore.Open(context.Background(), "sqlite:"+db)
-	require.NoError(t, err)
-	defer st.Close()
-	_, ok, err := application.VerifyClientSecret(context.Background(), st, "legacy", m[1])
-	require.NoError(t, err)
-	assert.True(t, ok)
-	_, ok, err = application.VerifyClientSecret(context.Background(), st, "legacy", "wrong")
-	require.NoError(t, err)
-	assert.False(t, ok)
+			st, err := sqlstore.Open(context.Background(), url)
+			require.NoError(t, err)
+			defer st.Close()
+			_, ok, err := application.VerifyClientSecret(context.Background(), st, "legacy", m[1])
+			require.NoError(t, err)
+			assert.True(t, ok)
+			_, ok, err = application.VerifyClientSecret(context.Background(), st, "legacy", "wrong")
+			require.NoError(t, err)
+			assert.False(t, ok)
+		})
+	}
 }
 
 func open(t *testing.T, d sqlstore.Dialect, db string) *sqlx.DB {
 	var h *sqlx.DB
 	var err error
-	if d == sqlstore.DialectSQLite {
+	switch d {
+	case sqlstore.DialectSQLite:
 		h, err = sqlx.Open("sqlite", "file:"+db)
-	} else {
+	case sqlstore.DialectMySQL:
+		ds, perr := sqlstore.ParseURL(db)
+		require.NoError(t, perr)
+		h, err = sqlx.Open("mysql", ds.DSN)
+	default:
 		h, err = sqlx.Open("postgres", db)
 	}
 	require.NoError(t, err)
@@ -153,8 +172,11 @@ AND NOT EXISTS (SELECT 1 FROM oauth2_provider_accesstoken a WHERE a.id_token_id 
 }
 
 func nowArg(db *sqlx.DB) any {
-	if db.DriverName() == "sqlite" {
+	switch db.DriverName() {
+	case "sqlite":
 		return sqlstore.DjangoSQLiteTime(time.Now())
+	case "mysql":
+		return time.Now().UTC().Format("2006-01-02 15:04:05.000000")
 	}
 	return time.Now()
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/jmoiron/sqlx"
 
@@ -125,9 +124,18 @@ func (s *Store) cascadeApplications(ctx context.Context, tx *sqlx.Tx, apps, gone
 	ids, goneIDs := idsJSON(apps), idsJSON(gone)
 	theirIDTokens := `SELECT id FROM ` + idt + ` WHERE application_id IN ` + set
 	// The access tokens that go: the applications' own, and any bound to
-	// one of their ID tokens; but not those an earlier batch of a dry run
-	// already took (in a real run they are gone, and gone is empty).
-	doomed := `(application_id IN ` + set + ` OR id_token_id IN (` + theirIDTokens + `)) AND id NOT IN ` + set
+	// one of their ID tokens.
+	doomed := `application_id IN ` + set + ` OR id_token_id IN (` + theirIDTokens + `)`
+	// In a dry run, some of them an earlier batch already took (in a real
+	// run they are gone, and gone is empty): they are still there to
+	// delete, but not counted again.
+	var counted int64
+	if len(gone) > 0 {
+		q := tx.Rebind(`SELECT COUNT(*) FROM ` + access + ` WHERE (` + doomed + `) AND id IN ` + set)
+		if err := tx.GetContext(ctx, &counted, q, ids, ids, goneIDs); err != nil {
+			return err
+		}
+	}
 	var extra []int64
 	q := tx.Rebind(`SELECT id FROM ` + access + ` WHERE id_token_id IN (` + theirIDTokens + `) AND (application_id IS NULL OR application_id NOT IN ` + set + `) AND id NOT IN ` + set + ` ORDER BY id`)
 	if err := tx.SelectContext(ctx, &extra, q, ids, ids, goneIDs); err != nil {
@@ -139,9 +147,9 @@ func (s *Store) cascadeApplications(ctx context.Context, tx *sqlx.Tx, apps, gone
 		args  []any
 		count *int64
 	}{
-		{`UPDATE ` + refresh + ` SET access_token_id = NULL WHERE access_token_id IN (SELECT id FROM ` + access + ` WHERE ` + doomed + `)`, []any{ids, ids, goneIDs}, nil},
+		{`UPDATE ` + refresh + ` SET access_token_id = NULL WHERE access_token_id IN (SELECT id FROM ` + access + ` WHERE ` + doomed + `)`, []any{ids, ids}, nil},
 		{`UPDATE ` + access + ` SET source_refresh_token_id = NULL WHERE source_refresh_token_id IN (SELECT id FROM ` + refresh + ` WHERE application_id IN ` + set + `)`, []any{ids}, nil},
-		{`DELETE FROM ` + access + ` WHERE ` + doomed, []any{ids, ids, goneIDs}, &res.AccessTokens},
+		{`DELETE FROM ` + access + ` WHERE ` + doomed, []any{ids, ids}, &res.AccessTokens},
 		{`DELETE FROM ` + refresh + ` WHERE application_id IN ` + set, []any{ids}, &res.RefreshTokens},
 		{`DELETE FROM ` + idt + ` WHERE application_id IN ` + set, []any{ids}, &res.IDTokens},
 		{`DELETE FROM ` + grant + ` WHERE application_id IN ` + set, []any{ids}, &res.Grants},
@@ -150,7 +158,7 @@ func (s *Store) cascadeApplications(ctx context.Context, tx *sqlx.Tx, apps, gone
 	for _, st := range steps {
 		r, err := tx.ExecContext(ctx, tx.Rebind(st.query), st.args...)
 		if err != nil {
-			return fmt.Errorf("%s: %w", strings.Fields(st.query)[0]+" "+strings.Fields(st.query)[1], err)
+			return fmt.Errorf("cascade: %w", err)
 		}
 		if st.count != nil {
 			if *st.count, err = r.RowsAffected(); err != nil {
@@ -158,6 +166,7 @@ func (s *Store) cascadeApplications(ctx context.Context, tx *sqlx.Tx, apps, gone
 			}
 		}
 	}
+	res.AccessTokens -= counted
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -53,9 +54,9 @@ type dialect interface {
 	tableExists(ctx context.Context, db *sqlx.DB, name string) (bool, error)
 	// readColumns reads a table's columns, nullability and declared lengths.
 	readColumns(ctx context.Context, db *sqlx.DB, table string) ([]column, error)
-	// schema is DOT 3.4.1's DDL with {placeholders} for table names, as
-	// the statements to run in order in one transaction.
-	schema() []string
+	// migrate creates DOT 3.4.1's tables where missing; r fills the DDL's
+	// {placeholders} with the configured table names.
+	migrate(ctx context.Context, db *sqlx.DB, r *strings.Replacer) error
 	// insertReturningID runs an INSERT and returns the new row's id.
 	insertReturningID(ctx context.Context, db *sqlx.DB, query string, args []any) (int64, error)
 
@@ -93,7 +94,7 @@ type dialect interface {
 }
 
 // dialects are the databases sqlstore speaks.
-var dialects = []dialect{postgresDialect{}, sqliteDialect{}}
+var dialects = []dialect{postgresDialect{}, sqliteDialect{}, mysqlDialect{}}
 
 func dialectNamed(d Dialect) (dialect, bool) {
 	for _, x := range dialects {

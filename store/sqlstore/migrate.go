@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/jmoiron/sqlx"
 )
 
 // Migrate creates DOT 3.4.1's tables (as its migrations 0001–0022 leave
@@ -21,24 +23,32 @@ func (s *Store) Migrate(ctx context.Context) error {
 		"{accesstoken_}", bare(n[roleAccess]), "{refreshtoken_}", bare(n[roleRefresh]),
 		"{idtoken_}", bare(n[roleIDToken]), "{grant_}", bare(n[roleGrant]),
 		"{migrations_}", bare(n[roleMigrations]),
+		// The names as configured, unquoted, for catalog lookups.
+		"{accesstoken_schema}", n[roleAccess], "{refreshtoken_schema}", n[roleRefresh],
 	)
-	tx, err := s.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("create schema in %s: %w", s.display, s.scrub(err))
-	}
-	defer tx.Rollback() //nolint:errcheck // no-op after Commit
-	for _, stmt := range s.d.schema() {
-		if _, err := tx.ExecContext(ctx, r.Replace(stmt)); err != nil {
-			return fmt.Errorf("create schema in %s: %w", s.display, s.scrub(err))
-		}
-	}
-	if err := tx.Commit(); err != nil {
+	if err := s.d.migrate(ctx, s.db, r); err != nil {
 		return fmt.Errorf("create schema in %s: %w", s.display, s.scrub(err))
 	}
 	s.colsMu.Lock()
 	s.appCols = nil // the layout may have just appeared
 	s.colsMu.Unlock()
 	return nil
+}
+
+// runInTx runs DDL statements in order in one transaction (PostgreSQL and
+// SQLite take DDL in transactions: all or nothing).
+func runInTx(ctx context.Context, db *sqlx.DB, stmts []string, r *strings.Replacer) error {
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	for _, stmt := range stmts {
+		if _, err := tx.ExecContext(ctx, r.Replace(stmt)); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 // splitStatements splits a script of statements each ending in ";\n".

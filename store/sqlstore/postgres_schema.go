@@ -1,5 +1,12 @@
 package sqlstore
 
+import (
+	"context"
+	"strings"
+
+	"github.com/jmoiron/sqlx"
+)
+
 // DOT 3.4.1's tables as its migrations 0001–0022 leave them on PostgreSQL
 // (Django 4.2), with {placeholders} for the configured table names and
 // {name_} for the bare names constraints and indexes are named after.
@@ -31,5 +38,8 @@ DO $$ BEGIN
 END $$;
 `
 
-// schema runs as one statement: it holds a DO block.
-func (postgresDialect) schema() []string { return []string{postgresSchemaDDL} }
+// migrate runs the script as one statement (it holds a DO block), in a
+// transaction.
+func (postgresDialect) migrate(ctx context.Context, db *sqlx.DB, r *strings.Replacer) error {
+	return runInTx(ctx, db, []string{postgresSchemaDDL}, r)
+}

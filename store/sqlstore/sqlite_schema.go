@@ -1,5 +1,12 @@
 package sqlstore
 
+import (
+	"context"
+	"strings"
+
+	"github.com/jmoiron/sqlx"
+)
+
 // DOT 3.4.1's tables as its migrations 0001–0022 leave them on SQLite
 // (Django 4.2), with {placeholders} for the configured table names and
 // {name_} for the bare names constraints and indexes are named after.
@@ -27,4 +34,6 @@ CREATE INDEX IF NOT EXISTS "{refreshtoken_}_user_id_idx" ON {refreshtoken} ("use
 CREATE INDEX IF NOT EXISTS "{refreshtoken_}_token_family_idx" ON {refreshtoken} ("token_family");
 `
 
-func (sqliteDialect) schema() []string { return splitStatements(sqliteSchemaDDL) }
+func (sqliteDialect) migrate(ctx context.Context, db *sqlx.DB, r *strings.Replacer) error {
+	return runInTx(ctx, db, splitStatements(sqliteSchemaDDL), r)
+}

@@ -41,3 +41,8 @@ func TestPostgresDeferredForeignKey(t *testing.T) {
 		require.Error(t, tx.Commit(), "COMMIT must fail on the dangling source_refresh_token_id")
 	}
 }
+
+func TestConformanceMySQL(t *testing.T) {
+	sqlstoretest.MySQLURL(t)
+	storetest.Run(t, sqlstoretest.Opener(sqlstore.DialectMySQL))
+}

@@ -6,7 +6,9 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"testing"
+	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -22,6 +24,8 @@ func TestParseURL(t *testing.T) {
 		"postgres://u:p@127.0.0.1:5432/db?sslmode=disable": {sqlstore.DialectPostgres, ""},
 		"postgresql://localhost/db":                        {sqlstore.DialectPostgres, ""},
 		"sqlite:db.sqlite3":                                {sqlstore.DialectSQLite, "db.sqlite3"},
+		"mysql://u:p@127.0.0.1:3306/dot?tls=false":         {sqlstore.DialectMySQL, ""},
+		"MariaDB://u@db.internal/dot":                      {sqlstore.DialectMySQL, ""},
 		"sqlite:/srv/app/db.sqlite3":                       {sqlstore.DialectSQLite, "/srv/app/db.sqlite3"},
 		"sqlite:///db.sqlite3":                             {sqlstore.DialectSQLite, "db.sqlite3"},
 		"sqlite:///data/db.sqlite3":                        {sqlstore.DialectSQLite, "data/db.sqlite3"},
@@ -34,7 +38,7 @@ func TestParseURL(t *testing.T) {
 		assert.Equal(t, want.dialect, tg.Dialect, raw)
 		assert.Equal(t, want.path, tg.Path, raw)
 	}
-	for _, bad := range []string{"", "db.sqlite3", "mysql://h/db", "sqlite:", "sqlite://host/x", "sqlite:///", "sqlite://", "postgres:db", "postgres:///db", "postgres://h:port/db"} {
+	for _, bad := range []string{"", "db.sqlite3", "oracle://h/db", "mysql:///db", "mysql://h", "sqlite:", "sqlite://host/x", "sqlite:///", "sqlite://", "postgres:db", "postgres:///db", "postgres://h:port/db"} {
 		_, err := sqlstore.ParseURL(bad)
 		assert.True(t, errors.Is(err, store.ErrInvalidURL), "%q: %v", bad, err)
 	}
@@ -58,6 +62,8 @@ func TestPasswordNeverShown(t *testing.T) {
 		"postgres://u@127.0.0.1:1/db?sslmode=disable&password=" + pw,
 		"postgres://u@127.0.0.1:1/db?sslmode=disable&sslpassword=" + pw,
 		"postgres://127.0.0.1:1/db?sslmode=disable&PASSWORD=" + pw,
+		"mysql://u:" + pw + "@127.0.0.1:1/db",
+		"MARIADB://u:" + pw + "@127.0.0.1:1/db",
 	} {
 		ds, err := sqlstore.ParseURL(raw)
 		require.NoError(t, err, raw)
@@ -115,4 +121,26 @@ func TestRandomPasswordsNeverShown(t *testing.T) {
 			assert.NotContains(t, err.Error(), url.QueryEscape(pw), raw)
 		}
 	}
+}
+
+// mysql:// as dj-database-url writes it becomes the driver's DSN, with
+// oauthkit's own settings (UTC, parsed times) whatever the URL says.
+func TestMySQLURL(t *testing.T) {
+	ds, err := sqlstore.ParseURL("mysql://dot:s3cret@db.internal:3307/oauth?loc=Local&timeout=5s")
+	require.NoError(t, err)
+	assert.Equal(t, "mysql://dot:xxxxx@db.internal:3307/oauth?loc=Local&timeout=5s", ds.Display)
+	cfg, err := mysql.ParseDSN(ds.DSN)
+	require.NoError(t, err)
+	assert.Equal(t, "db.internal:3307", cfg.Addr)
+	assert.Equal(t, "oauth", cfg.DBName)
+	assert.Equal(t, "dot", cfg.User)
+	assert.Equal(t, time.UTC, cfg.Loc, "times are UTC, as Django stores them")
+	assert.True(t, cfg.ParseTime)
+	assert.Equal(t, 5*time.Second, cfg.Timeout, "the URL's own options pass through")
+	ds, err = sqlstore.ParseURL("mysql://root@localhost/dot?unix_socket=/run/mysqld/mysqld.sock")
+	require.NoError(t, err)
+	cfg, err = mysql.ParseDSN(ds.DSN)
+	require.NoError(t, err)
+	assert.Equal(t, "unix", cfg.Net)
+	assert.Equal(t, "/run/mysqld/mysqld.sock", cfg.Addr)
 }

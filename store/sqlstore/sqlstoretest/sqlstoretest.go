@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/go-sql-driver/mysql" // MySQL/MariaDB driver
 	"github.com/jmoiron/sqlx"
 	_ "github.com/lib/pq" // PostgreSQL driver
 	"github.com/stretchr/testify/require"
@@ -101,6 +102,58 @@ func PostgresURL(t testing.TB) string {
 	return u
 }
 
+// MySQLURL returns OAUTHKIT_TEST_MYSQL (a mysql:// URL), or skips the test
+// when it is unset (fails instead under OAUTHKIT_REQUIRE_MYSQL=1).
+func MySQLURL(t testing.TB) string {
+	u := os.Getenv("OAUTHKIT_TEST_MYSQL")
+	if u == "" {
+		if os.Getenv("OAUTHKIT_REQUIRE_MYSQL") == "1" {
+			t.Fatal("OAUTHKIT_REQUIRE_MYSQL=1 but OAUTHKIT_TEST_MYSQL is unset")
+		}
+		t.Skip("OAUTHKIT_TEST_MYSQL is unset: skipping MySQL/MariaDB")
+	}
+	return u
+}
+
+// mysqlDriverDSN is the driver's data source for a mysql:// URL.
+func mysqlDriverDSN(t testing.TB, u string) string {
+	ds, err := sqlstore.ParseURL(u)
+	require.NoError(t, err)
+	return ds.DSN
+}
+
+// NewMySQLDatabase creates an empty database (utf8mb4, as Django's) on the
+// test server and returns its mysql:// URL; it is dropped when the test ends.
+func NewMySQLDatabase(t testing.TB) string {
+	base := MySQLURL(t)
+	admin, err := sqlx.Open("mysql", mysqlDriverDSN(t, base))
+	require.NoError(t, err)
+	t.Cleanup(func() { admin.Close() })
+	name := "oauthkit_test_" + randomHex(6)
+	_, err = admin.Exec("CREATE DATABASE `" + name + "` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci")
+	require.NoError(t, err, "create database on %s", base)
+	t.Cleanup(func() { admin.Exec("DROP DATABASE IF EXISTS `" + name + "`") }) //nolint:errcheck
+	u, err := url.Parse(base)
+	require.NoError(t, err)
+	u.Path = "/" + name
+	return u.String()
+}
+
+func newMySQL(t testing.TB, l Layout) *Env {
+	u := NewMySQLDatabase(t)
+	raw, err := sqlx.Open("mysql", mysqlDriverDSN(t, u))
+	require.NoError(t, err)
+	t.Cleanup(func() { raw.Close() })
+	for _, stmt := range strings.Split(readSchema(t, sqlstore.DialectMySQL, l), ";\n") {
+		if strings.TrimSpace(stripComments(stmt)) == "" {
+			continue
+		}
+		_, err := raw.Exec(stmt)
+		require.NoError(t, err, stmt)
+	}
+	return &Env{Dialect: sqlstore.DialectMySQL, Layout: l, URL: u, DB: raw}
+}
+
 // backend is how the harness makes and speaks to one kind of database.
 type backend struct {
 	create func(t testing.TB, l Layout) *Env
@@ -113,17 +166,20 @@ var backends = map[sqlstore.Dialect]backend{
 		time: func(t time.Time) any { return sqlstore.DjangoSQLiteTime(t) }, uuid: func(h string) string { return h }},
 	sqlstore.DialectPostgres: {create: newPostgres,
 		time: func(t time.Time) any { return t.UTC() }, uuid: dashedUUID},
+	sqlstore.DialectMySQL: {create: newMySQL,
+		time: func(t time.Time) any { return t.UTC().Truncate(time.Microsecond).Format("2006-01-02 15:04:05.000000") },
+		uuid: func(h string) string { return h }},
 }
 
 // schemaNames name each database in the testdata file names.
-var schemaNames = map[sqlstore.Dialect]string{sqlstore.DialectSQLite: "sqlite", sqlstore.DialectPostgres: "postgres"}
+var schemaNames = map[sqlstore.Dialect]string{sqlstore.DialectSQLite: "sqlite", sqlstore.DialectPostgres: "postgres", sqlstore.DialectMySQL: "mariadb"}
 
 func dashedUUID(h string) string {
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
 // Dialects lists the databases tests run on.
-var Dialects = []sqlstore.Dialect{sqlstore.DialectSQLite, sqlstore.DialectPostgres}
+var Dialects = []sqlstore.Dialect{sqlstore.DialectSQLite, sqlstore.DialectPostgres, sqlstore.DialectMySQL}
 
 // ForEach runs fn as a subtest on every dialect × layout, in parallel.
 func ForEach(t *testing.T, fn func(t *testing.T, env *Env)) {
@@ -242,6 +298,13 @@ func (e *Env) Time(t time.Time) any { return backends[e.Dialect].time(t) }
 
 func (e *Env) insert(t testing.TB, q string, args ...any) int64 {
 	t.Helper()
+	if e.Dialect == sqlstore.DialectMySQL {
+		res, err := e.queryer().Exec(q, args...)
+		require.NoError(t, err, q)
+		id, err := res.LastInsertId()
+		require.NoError(t, err)
+		return id
+	}
 	var id int64
 	require.NoError(t, e.queryer().QueryRowx(e.DB.Rebind(q+" RETURNING id"), args...).Scan(&id), q)
 	return id

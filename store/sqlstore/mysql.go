@@ -1,0 +1,376 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"net"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/oauthkit/oauthkit/store"
+)
+
+// DialectMySQL is MySQL and MariaDB through github.com/go-sql-driver/mysql.
+const DialectMySQL Dialect = "mysql"
+
+// mysqlDialect is MySQL/MariaDB. What sets it apart from the others:
+// foreign keys are real InnoDB constraints checked at once (there is no
+// DEFERRABLE), so a reference is nulled before the row it names is
+// deleted, in the same transaction; Django stores UTC datetimes without a
+// zone and sets no session time zone, so times are bound as UTC text; and
+// MariaDB refuses IN (SELECT … LIMIT n), so a batch reads its ids first.
+// The SQL keeps to what MySQL 8.0 accepts as well.
+type mysqlDialect struct{}
+
+func (mysqlDialect) name() Dialect      { return DialectMySQL }
+func (mysqlDialect) schemes() []string  { return []string{"mysql", "mariadb"} }
+func (mysqlDialect) urlForms() []string { return []string{"mysql://…", "mariadb://…"} }
+func (mysqlDialect) driverName() string { return "mysql" }
+
+func (mysqlDialect) recognizes(d driver.Driver) bool { _, ok := d.(*mysql.MySQLDriver); return ok }
+
+// parseURL reads mysql://USER:PASSWORD@HOST:PORT/DB?OPTIONS as
+// dj-database-url writes it (mariadb:// too). The query's options pass
+// through to the driver, but for the few oauthkit needs: parseTime, and
+// UTC as the zone a DATETIME is read in.
+func (mysqlDialect) parseURL(raw, scheme string, u *url.URL) (DataSource, error) {
+	if u == nil {
+		return DataSource{}, fmt.Errorf("the %s URL wants the form mysql://[user[:password]@]host[:port]/dbname: %w", scheme, store.ErrInvalidURL)
+	}
+	display, secrets := redactedDisplay(u)
+	if u.Host == "" {
+		return DataSource{}, fmt.Errorf("database URL %q names no host: %w", display, store.ErrInvalidURL)
+	}
+	db := strings.TrimPrefix(u.Path, "/")
+	if db == "" || strings.Contains(db, "/") {
+		return DataSource{}, fmt.Errorf("database URL %q names no database (want %s://host/dbname): %w", display, scheme, store.ErrInvalidURL)
+	}
+	cfg := mysql.NewConfig()
+	cfg.User = u.User.Username()
+	cfg.Passwd, _ = u.User.Password()
+	cfg.Net = "tcp"
+	port := u.Port()
+	if port == "" {
+		port = "3306"
+	}
+	cfg.Addr = net.JoinHostPort(u.Hostname(), port)
+	cfg.DBName = db
+	params := map[string]string{}
+	for k, vs := range u.Query() {
+		params[k] = vs[len(vs)-1]
+	}
+	if sock := params["unix_socket"]; sock != "" { // dj-database-url's name
+		cfg.Net, cfg.Addr = "unix", sock
+		delete(params, "unix_socket")
+	}
+	dsn := cfg.FormatDSN()
+	extra := url.Values{}
+	for k, v := range params {
+		switch k {
+		case "parseTime", "loc", "multiStatements", "interpolateParams":
+			continue // oauthkit's own, below
+		}
+		extra.Set(k, v)
+	}
+	extra.Set("parseTime", "true")
+	extra.Set("loc", "UTC")
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	parsed, err := mysql.ParseDSN(dsn + sep + extra.Encode())
+	if err != nil {
+		return DataSource{}, fmt.Errorf("database URL %q: %s: %w", display, parseProblem(err), store.ErrInvalidURL)
+	}
+	return DataSource{Dialect: DialectMySQL, DSN: parsed.FormatDSN(), Display: display, secrets: secrets}, nil
+}
+
+func (mysqlDialect) open(ds DataSource, _ config) (*sqlx.DB, error) {
+	db, err := sql.Open("mysql", ds.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", ds.Display, scrubSecrets(err, ds.secrets))
+	}
+	return sqlx.NewDb(db, "mysql"), nil
+}
+
+func (mysqlDialect) quote(name string) string { return quoteWith(name, "`") }
+
+// timeArg: UTC text with microseconds, as Django stores DATETIME(6),
+// whatever zone the session or the DSN says.
+func (mysqlDialect) timeArg(t time.Time) any {
+	return t.UTC().Truncate(time.Microsecond).Format("2006-01-02 15:04:05.000000")
+}
+
+func (mysqlDialect) readOnly(ctx context.Context, db *sqlx.DB) (string, error) {
+	var ro, innodbRO int
+	if err := db.QueryRowxContext(ctx, `SELECT @@global.read_only, @@global.innodb_read_only`).Scan(&ro, &innodbRO); err != nil {
+		return "", err
+	}
+	if ro != 0 || innodbRO != 0 {
+		return "is read-only (read_only): run this against the primary", nil
+	}
+	return "", nil
+}
+
+// schemaAndTable splits a validated name into database and table; an
+// unqualified name is in the connection's database.
+func schemaAndTable(name string) (schema, table any) {
+	s, t := splitQualified(name)
+	if s == "" {
+		return nil, t
+	}
+	return s, t
+}
+
+func (mysqlDialect) tableExists(ctx context.Context, db *sqlx.DB, name string) (bool, error) {
+	schema, table := schemaAndTable(name)
+	var n int
+	err := db.GetContext(ctx, &n, `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ?`, schema, table)
+	return n > 0, err
+}
+
+func (mysqlDialect) readColumns(ctx context.Context, db *sqlx.DB, table string) ([]column, error) {
+	schema, name := schemaAndTable(table)
+	rows, err := db.QueryContext(ctx, `
+SELECT column_name, is_nullable = 'NO', CASE WHEN data_type IN ('varchar','char') THEN character_maximum_length ELSE 0 END
+FROM information_schema.columns WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ? ORDER BY ordinal_position`, schema, name)
+	if err != nil {
+		return nil, err
+	}
+	return rowsToColumns(rows, func(r *sql.Rows) (column, error) {
+		var c column
+		return c, r.Scan(&c.Name, &c.NotNull, &c.MaxLen)
+	})
+}
+
+func (mysqlDialect) insertReturningID(ctx context.Context, db *sqlx.DB, query string, args []any) (int64, error) {
+	res, err := db.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
+// MySQL and MariaDB error numbers oauthkit tells apart.
+const (
+	myLockWaitTimeout   = 1205
+	myDeadlock          = 1213 // also a Galera certification failure
+	myRowIsReferenced   = 1451 // a row linked meanwhile: the statement was rolled back
+	myNoReferencedRow   = 1452
+	myTooManyConns      = 1040
+	myServerShutdown    = 1053
+	myQueryInterrupted  = 1317
+	myConnKilled        = 1927
+	myMaxExecutionTime  = 3024
+	myIdleTimeout       = 4031
+	myNoSuchTable       = 1146
+	myDuplicateKey      = 1062
+	myLockDeadlockWsrep = 1180 // commit failed (Galera)
+)
+
+func (mysqlDialect) isTransient(err error) bool {
+	if errors.Is(err, mysql.ErrInvalidConn) {
+		return true
+	}
+	var my *mysql.MySQLError
+	if !errors.As(err, &my) {
+		return false
+	}
+	switch my.Number {
+	case myLockWaitTimeout, myDeadlock, myRowIsReferenced, myNoReferencedRow, myTooManyConns, myServerShutdown,
+		myQueryInterrupted, myConnKilled, myMaxExecutionTime, myIdleTimeout, myLockDeadlockWsrep:
+		return true
+	}
+	return false
+}
+
+func (mysqlDialect) isMissingTable(err error) bool {
+	var my *mysql.MySQLError
+	return errors.As(err, &my) && my.Number == myNoSuchTable
+}
+
+func (mysqlDialect) isUniqueViolation(err error) bool {
+	var my *mysql.MySQLError
+	return errors.As(err, &my) && my.Number == myDuplicateKey
+}
+
+// quotedValue finds what a MySQL message quotes: "Duplicate entry 'x'",
+// "Incorrect value 'x'" may hold a value of the row.
+var quotedValue = regexp.MustCompile(`'[^']*'`)
+
+func (mysqlDialect) safeMessage(err error) (string, bool) {
+	var my *mysql.MySQLError
+	if errors.As(err, &my) {
+		return fmt.Sprintf("mysql: Error %d (%s): %s", my.Number, string(my.SQLState[:]), quotedValue.ReplaceAllString(my.Message, "'…'")), true
+	}
+	return "", false
+}
+
+func (mysqlDialect) idSet() string {
+	return "(SELECT j.id FROM JSON_TABLE(?, '$[*]' COLUMNS (id BIGINT PATH '$')) AS j)"
+}
+func (mysqlDialect) lockRows() string { return " FOR UPDATE" }
+
+// replicas: a MySQL or MariaDB primary does not know its replicas' lag
+// (each replica knows its own), so there are none to throttle on here.
+func (mysqlDialect) replicas(context.Context, *sqlx.DB) ([]store.Replica, error) { return nil, nil }
+
+// deleteBatch walks by primary key. In one transaction at READ COMMITTED
+// (no gap locks that would hold back inserts at the end of the table):
+// the ids of the next Max matches are read and locked (FOR UPDATE), the
+// references to them are nulled, and they are deleted with the condition
+// checked again. A row locked FOR UPDATE cannot change under the batch,
+// and a server that inserts or links a row pointing at one waits for the
+// lock (its foreign key check), then fails once the row is gone. If the
+// delete still finds fewer rows than were locked, the references nulled
+// may belong to rows that stay: the batch is rolled back and retried.
+func (d mysqlDialect) deleteBatch(ctx context.Context, s *Store, r boundRule, p store.DeleteBatchParams) (store.DeleteBatchResult, error) {
+	after, err := parseIDCursor(p.After)
+	if err != nil {
+		return store.DeleteBatchResult{}, err
+	}
+	tx, err := s.db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	if err != nil {
+		return store.DeleteBatchResult{}, err
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	var ids []int64
+	q := `SELECT t.id FROM ` + r.table + ` AS t WHERE t.id > ? AND ` + r.cond + ` ORDER BY t.id LIMIT ? FOR UPDATE`
+	if err := tx.SelectContext(ctx, &ids, q, append(append([]any{after}, r.args...), p.Max)...); err != nil {
+		return store.DeleteBatchResult{}, err
+	}
+	if len(ids) == 0 {
+		return store.DeleteBatchResult{Next: p.After, Done: true}, tx.Commit()
+	}
+	set := idsJSON(ids)
+	if r.nullTable != "" {
+		u := `UPDATE ` + r.nullTable + ` SET ` + r.nullColumn + ` = NULL WHERE ` + r.nullColumn + ` IN ` + d.idSet()
+		if _, err := tx.ExecContext(ctx, u, set); err != nil {
+			return store.DeleteBatchResult{}, err
+		}
+	}
+	res, err := tx.ExecContext(ctx, `DELETE t FROM `+r.table+` AS t WHERE t.id IN `+d.idSet()+` AND `+r.cond, append([]any{set}, r.args...)...)
+	if err != nil {
+		return store.DeleteBatchResult{}, err
+	}
+	deleted, err := res.RowsAffected()
+	if err != nil {
+		return store.DeleteBatchResult{}, err
+	}
+	if deleted != int64(len(ids)) {
+		return store.DeleteBatchResult{}, transientError{fmt.Errorf("%d of %d locked rows no longer matched; the batch was rolled back", int64(len(ids))-deleted, len(ids))}
+	}
+	if err := tx.Commit(); err != nil {
+		return store.DeleteBatchResult{}, err
+	}
+	return store.DeleteBatchResult{Deleted: deleted, Next: idCursor(ids[len(ids)-1]), Done: len(ids) < p.Max}, nil
+}
+
+// lockScope: the same table names in two databases are two table sets.
+func (mysqlDialect) lockScope(ctx context.Context, db *sqlx.DB) (string, error) {
+	var name sql.NullString
+	err := db.GetContext(ctx, &name, `SELECT DATABASE()`)
+	return name.String, err
+}
+
+// lock takes GET_LOCK on a connection of its own, held for the run: the
+// server releases it when the session ends, so a killed run never leaves
+// it behind. Lock names are at most 64 characters: the key is hashed.
+// Waiting polls, so that cancellation ends it.
+func (mysqlDialect) lock(ctx context.Context, s *Store, key string, p store.LockParams) (store.Unlocker, error) {
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	name := fmt.Sprintf("oauthkit:%016x", h.Sum64())
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		var got sql.NullInt64
+		err := conn.QueryRowContext(ctx, `SELECT GET_LOCK(?, 0)`, name).Scan(&got)
+		if err != nil {
+			conn.Close()
+			return nil, err
+		}
+		if got.Valid && got.Int64 == 1 {
+			u := &sessionLock{conn: conn, release: `SELECT RELEASE_LOCK(?)`, name: name, stop: make(chan struct{}), done: make(chan struct{})}
+			go u.heartbeat(10 * time.Second)
+			return u, nil
+		}
+		if !p.Wait {
+			conn.Close()
+			return nil, store.ErrLocked
+		}
+		select {
+		case <-ctx.Done():
+			conn.Close()
+			return nil, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// sessionLock is a lock held by a session: released by a statement, or
+// when the connection closes.
+type sessionLock struct {
+	conn    *sql.Conn
+	release string
+	name    string
+	stop    chan struct{}
+	done    chan struct{}
+	mu      sync.Mutex
+	lost    error
+}
+
+// heartbeat notices when the connection holding the lock dies.
+func (u *sessionLock) heartbeat(every time.Duration) {
+	defer close(u.done)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-u.stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := u.conn.PingContext(ctx)
+		cancel()
+		if err != nil {
+			u.mu.Lock()
+			u.lost = fmt.Errorf("%w: its connection failed: %w", store.ErrLockLost, err)
+			u.mu.Unlock()
+			return
+		}
+	}
+}
+
+func (u *sessionLock) Err() error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.lost
+}
+
+func (u *sessionLock) Unlock() error {
+	close(u.stop)
+	<-u.done
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := u.conn.ExecContext(ctx, u.release, u.name)
+	// Closing the connection ends the session, which releases the lock even
+	// if the statement failed.
+	if cerr := u.conn.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
