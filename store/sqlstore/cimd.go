@@ -142,18 +142,19 @@ func (s *Store) cascadeApplications(ctx context.Context, tx *sqlx.Tx, apps, gone
 		return err
 	}
 	res.ExtraAccessTokens = extra
+	d := s.d
 	steps := []struct {
 		query string
 		args  []any
 		count *int64
 	}{
-		{`UPDATE ` + refresh + ` SET access_token_id = NULL WHERE access_token_id IN (SELECT id FROM ` + access + ` WHERE ` + doomed + `)`, []any{ids, ids}, nil},
-		{`UPDATE ` + access + ` SET source_refresh_token_id = NULL WHERE source_refresh_token_id IN (SELECT id FROM ` + refresh + ` WHERE application_id IN ` + set + `)`, []any{ids}, nil},
-		{`DELETE FROM ` + access + ` WHERE ` + doomed, []any{ids, ids}, &res.AccessTokens},
-		{`DELETE FROM ` + refresh + ` WHERE application_id IN ` + set, []any{ids}, &res.RefreshTokens},
-		{`DELETE FROM ` + idt + ` WHERE application_id IN ` + set, []any{ids}, &res.IDTokens},
-		{`DELETE FROM ` + grant + ` WHERE application_id IN ` + set, []any{ids}, &res.Grants},
-		{`DELETE FROM ` + app + ` WHERE id IN ` + set, []any{ids}, &res.Deleted},
+		{d.nullRefs(refresh, "access_token_id", `(SELECT id FROM `+access+` WHERE `+doomed+`)`), []any{ids, ids}, nil},
+		{d.nullRefs(access, "source_refresh_token_id", `(SELECT id FROM `+refresh+` WHERE application_id IN `+set+`)`), []any{ids}, nil},
+		{d.deleteWhere(access, doomed), []any{ids, ids}, &res.AccessTokens},
+		{d.deleteWhere(refresh, `application_id IN `+set), []any{ids}, &res.RefreshTokens},
+		{d.deleteWhere(idt, `application_id IN `+set), []any{ids}, &res.IDTokens},
+		{d.deleteWhere(grant, `application_id IN `+set), []any{ids}, &res.Grants},
+		{d.deleteWhere(app, `id IN `+set), []any{ids}, &res.Deleted},
 	}
 	for _, st := range steps {
 		r, err := tx.ExecContext(ctx, tx.Rebind(st.query), st.args...)

@@ -70,6 +70,12 @@ type dialect interface {
 	// idSet is a subquery of the ids in a JSON array bound to one "?"
 	// ("[3,5,8]"): one parameter, however many ids.
 	idSet() string
+	// nullRefs is the UPDATE that sets column col of table to NULL where
+	// it names one of the ids a subquery (of one column, id) yields.
+	nullRefs(table, col, ids string) string
+	// deleteWhere is a DELETE of table's rows where cond holds (cond names
+	// the table's columns unqualified).
+	deleteWhere(table, cond string) string
 	// lockRows is the clause that locks the rows a SELECT reads until the
 	// transaction ends ("FOR UPDATE"), or "" where the transaction already
 	// excludes other writers (SQLite).

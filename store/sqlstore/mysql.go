@@ -221,6 +221,16 @@ func (mysqlDialect) idSet() string {
 }
 func (mysqlDialect) lockRows() string { return " FOR UPDATE" }
 
+// nullRefs and deleteWhere use the multi-table forms: for a single-table
+// UPDATE or DELETE, MariaDB runs an IN subquery once per row of the table
+// (a full scan per batch); joined, it looks the ids up by index.
+func (mysqlDialect) nullRefs(table, col, ids string) string {
+	return `UPDATE ` + table + ` AS x JOIN ` + ids + ` AS s ON x.` + col + ` = s.id SET x.` + col + ` = NULL`
+}
+func (mysqlDialect) deleteWhere(table, cond string) string {
+	return `DELETE x FROM ` + table + ` AS x WHERE ` + cond
+}
+
 // replicas: a MySQL or MariaDB primary does not know its replicas' lag
 // (each replica knows its own), so there are none to throttle on here.
 func (mysqlDialect) replicas(context.Context, *sqlx.DB) ([]store.Replica, error) { return nil, nil }
@@ -254,8 +264,7 @@ func (d mysqlDialect) deleteBatch(ctx context.Context, s *Store, r boundRule, p 
 	}
 	set := idsJSON(ids)
 	if r.nullTable != "" {
-		u := `UPDATE ` + r.nullTable + ` SET ` + r.nullColumn + ` = NULL WHERE ` + r.nullColumn + ` IN ` + d.idSet()
-		if _, err := tx.ExecContext(ctx, u, set); err != nil {
+		if _, err := tx.ExecContext(ctx, d.nullRefs(r.nullTable, r.nullColumn, d.idSet()), set); err != nil {
 			return store.DeleteBatchResult{}, err
 		}
 	}

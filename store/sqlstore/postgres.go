@@ -333,6 +333,10 @@ func parseTID(s string) (int64, int64, error) {
 func (postgresDialect) idSet() string {
 	return `(SELECT jsonb_array_elements_text(?::jsonb)::bigint)`
 }
+func (postgresDialect) nullRefs(table, col, ids string) string {
+	return `UPDATE ` + table + ` SET ` + col + ` = NULL WHERE ` + col + ` IN ` + ids
+}
+func (postgresDialect) deleteWhere(table, cond string) string { return `DELETE FROM ` + table + ` WHERE ` + cond }
 func (postgresDialect) lockRows() string { return " FOR UPDATE" }
 
 // lockScope: the same table names in two databases or schemas are two

@@ -234,6 +234,10 @@ func (sqliteDialect) idSet() string { return `(SELECT value FROM json_each(?))` 
 
 // lockRows: BEGIN IMMEDIATE (the DSN's _txlock) already keeps every other
 // writer out for the whole transaction.
+func (sqliteDialect) nullRefs(table, col, ids string) string {
+	return `UPDATE ` + table + ` SET ` + col + ` = NULL WHERE ` + col + ` IN ` + ids
+}
+func (sqliteDialect) deleteWhere(table, cond string) string { return `DELETE FROM ` + table + ` WHERE ` + cond }
 func (sqliteDialect) lockRows() string { return "" }
 
 // lockScope: a SQLite file holds one table set per name.
