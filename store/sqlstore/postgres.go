@@ -336,7 +336,9 @@ func (postgresDialect) idSet() string {
 func (postgresDialect) nullRefs(table, col, ids string) string {
 	return `UPDATE ` + table + ` SET ` + col + ` = NULL WHERE ` + col + ` IN ` + ids
 }
-func (postgresDialect) deleteWhere(table, cond string) string { return `DELETE FROM ` + table + ` WHERE ` + cond }
+func (postgresDialect) deleteWhere(table, cond string) string {
+	return `DELETE FROM ` + table + ` WHERE ` + cond
+}
 func (postgresDialect) lockRows() string { return " FOR UPDATE" }
 
 // lockScope: the same table names in two databases or schemas are two

@@ -237,7 +237,9 @@ func (sqliteDialect) idSet() string { return `(SELECT value FROM json_each(?))` 
 func (sqliteDialect) nullRefs(table, col, ids string) string {
 	return `UPDATE ` + table + ` SET ` + col + ` = NULL WHERE ` + col + ` IN ` + ids
 }
-func (sqliteDialect) deleteWhere(table, cond string) string { return `DELETE FROM ` + table + ` WHERE ` + cond }
+func (sqliteDialect) deleteWhere(table, cond string) string {
+	return `DELETE FROM ` + table + ` WHERE ` + cond
+}
 func (sqliteDialect) lockRows() string { return "" }
 
 // lockScope: a SQLite file holds one table set per name.
