@@ -19,6 +19,10 @@ type Tables struct {
 	User         string
 	// Migrations is Django's migration ledger, django_migrations.
 	Migrations string
+	// Lock is oauthkit's own lease table, used for the single-runner lock
+	// where the server's own locks do not span the cluster (a MariaDB
+	// Galera cluster). Only --create-schema (Store.Migrate) creates it.
+	Lock string
 }
 
 // DefaultTables are DOT's and Django's default table names.
@@ -31,6 +35,7 @@ func DefaultTables() Tables {
 		Grant:        "oauth2_provider_grant",
 		User:         "auth_user",
 		Migrations:   "django_migrations",
+		Lock:         "oauthkit_lock",
 	}
 }
 
@@ -43,7 +48,7 @@ func (t Tables) WithDefaults() Tables {
 	}{
 		{&t.Application, d.Application}, {&t.AccessToken, d.AccessToken},
 		{&t.RefreshToken, d.RefreshToken}, {&t.IDToken, d.IDToken},
-		{&t.Grant, d.Grant}, {&t.User, d.User}, {&t.Migrations, d.Migrations},
+		{&t.Grant, d.Grant}, {&t.User, d.User}, {&t.Migrations, d.Migrations}, {&t.Lock, d.Lock},
 	} {
 		if *f.v == "" {
 			*f.v = f.def
@@ -57,7 +62,7 @@ func (t Tables) Named() []NamedTable {
 	return []NamedTable{
 		{"application", t.Application}, {"accesstoken", t.AccessToken},
 		{"refreshtoken", t.RefreshToken}, {"idtoken", t.IDToken},
-		{"grant", t.Grant}, {"user", t.User}, {"migrations", t.Migrations},
+		{"grant", t.Grant}, {"user", t.User}, {"migrations", t.Migrations}, {"lock", t.Lock},
 	}
 }
 
@@ -84,8 +89,10 @@ func (t *Tables) Set(role, name string) error {
 		t.User = name
 	case "migrations":
 		t.Migrations = name
+	case "lock":
+		t.Lock = name
 	default:
-		return fmt.Errorf("unknown table role %q (want one of application, accesstoken, refreshtoken, idtoken, grant, user, migrations)", role)
+		return fmt.Errorf("unknown table role %q (want one of application, accesstoken, refreshtoken, idtoken, grant, user, migrations, lock)", role)
 	}
 	return nil
 }

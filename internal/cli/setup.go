@@ -91,7 +91,7 @@ func (f TableFlag) Set(v string) error {
 }
 
 // TableHelp documents --table.
-const TableHelp = "use table `ROLE=NAME` for a swapped DOT model; ROLE is application, accesstoken, refreshtoken, idtoken, grant, user or migrations (repeatable)"
+const TableHelp = "use table `ROLE=NAME` for a swapped DOT model; ROLE is application, accesstoken, refreshtoken, idtoken, grant, user, migrations or lock (repeatable)"
 
 // OpenParams say which database a command opens and how.
 type OpenParams struct {

@@ -16,7 +16,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 	r := strings.NewReplacer(
 		"{user}", s.q(roleUser), "{application}", s.q(roleApplication), "{accesstoken}", s.q(roleAccess),
 		"{refreshtoken}", s.q(roleRefresh), "{idtoken}", s.q(roleIDToken), "{grant}", s.q(roleGrant),
-		"{migrations}", s.q(roleMigrations),
+		"{migrations}", s.q(roleMigrations), "{lock}", s.q(roleLock),
 		// Constraint and index names must be unique per schema; derive them
 		// from the (validated) table names so two table sets can coexist.
 		"{user_}", bare(n[roleUser]), "{application_}", bare(n[roleApplication]),

@@ -30,7 +30,13 @@ const DialectMySQL Dialect = "mysql"
 // zone and sets no session time zone, so times are bound as UTC text; and
 // MariaDB refuses IN (SELECT … LIMIT n), so a batch reads its ids first.
 // The SQL keeps to what MySQL 8.0 accepts as well.
-type mysqlDialect struct{}
+type mysqlDialect struct {
+	galera *galeraState // per store: see mysql_lease.go
+}
+
+func (mysqlDialect) fresh(cfg config) dialect {
+	return mysqlDialect{galera: &galeraState{lease: cfg.lease, force: cfg.forceLease}}
+}
 
 func (mysqlDialect) name() Dialect      { return DialectMySQL }
 func (mysqlDialect) schemes() []string  { return []string{"mysql", "mariadb"} }
@@ -235,15 +241,25 @@ func (mysqlDialect) deleteWhere(table, cond string) string {
 // (each replica knows its own), so there are none to throttle on here.
 func (mysqlDialect) replicas(context.Context, *sqlx.DB) ([]store.Replica, error) { return nil, nil }
 
-// deleteBatch walks by primary key. In one transaction at READ COMMITTED
-// (no gap locks that would hold back inserts at the end of the table):
-// the ids of the next Max matches are read and locked (FOR UPDATE), the
-// references to them are nulled, and they are deleted with the condition
-// checked again. A row locked FOR UPDATE cannot change under the batch,
-// and a server that inserts or links a row pointing at one waits for the
-// lock (its foreign key check), then fails once the row is gone. If the
-// delete still finds fewer rows than were locked, the references nulled
-// may belong to rows that stay: the batch is rolled back and retried.
+// deleteBatch walks by primary key, each batch one transaction at READ
+// COMMITTED (no gap locks that would hold back inserts at the end of the
+// table).
+//
+// A rule with no SET_NULL (access and ID tokens, grants) is one DELETE of
+// a range of Max consecutive ids from the next row on: it cannot take more
+// than Max rows, reads each row once, and checks the condition itself. A
+// server that links a row to one being deleted makes the DELETE fail at
+// once (its foreign key), and the batch is tried again.
+//
+// A refresh-token rule must null the references to its rows before they
+// go, as InnoDB checks foreign keys at once: the ids of the next Max
+// matches are read and locked (FOR UPDATE), the references to them
+// nulled, and they are deleted with the condition checked again. A row
+// locked FOR UPDATE cannot change under the batch, and a server that
+// links a row to one waits for the lock (its foreign key check), then
+// fails once the row is gone. If the delete still finds fewer rows than
+// were locked, the references nulled may belong to rows that stay: the
+// batch is rolled back and tried again.
 func (d mysqlDialect) deleteBatch(ctx context.Context, s *Store, r boundRule, p store.DeleteBatchParams) (store.DeleteBatchResult, error) {
 	after, err := parseIDCursor(p.After)
 	if err != nil {
@@ -254,19 +270,53 @@ func (d mysqlDialect) deleteBatch(ctx context.Context, s *Store, r boundRule, p 
 		return store.DeleteBatchResult{}, err
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	var res store.DeleteBatchResult
+	if r.nullTable == "" {
+		res, err = d.rangeBatch(ctx, tx, r, after, p.Max)
+	} else {
+		res, err = d.lockedBatch(ctx, tx, r, after, p.Max)
+	}
+	if err != nil {
+		return store.DeleteBatchResult{}, err
+	}
+	return res, tx.Commit()
+}
+
+func (d mysqlDialect) rangeBatch(ctx context.Context, tx *sqlx.Tx, r boundRule, after int64, max int) (store.DeleteBatchResult, error) {
+	// The next row's id, past any gap, by the primary key.
+	var first sql.NullInt64
+	if err := tx.GetContext(ctx, &first, `SELECT MIN(t.id) FROM `+r.table+` AS t WHERE t.id > ?`, after); err != nil {
+		return store.DeleteBatchResult{}, err
+	}
+	if !first.Valid {
+		return store.DeleteBatchResult{Next: idCursor(after), Done: true}, nil
+	}
+	// Max consecutive ids hold at most Max rows: the DELETE cannot take
+	// more, and reads each row of the range once.
+	lo, hi := first.Int64-1, first.Int64-1+int64(max)
+	res, err := tx.ExecContext(ctx, `DELETE t FROM `+r.table+` AS t WHERE t.id > ? AND t.id <= ? AND `+r.cond, append([]any{lo, hi}, r.args...)...)
+	if err != nil {
+		return store.DeleteBatchResult{}, err
+	}
+	deleted, err := res.RowsAffected()
+	if err != nil {
+		return store.DeleteBatchResult{}, err
+	}
+	return store.DeleteBatchResult{Deleted: deleted, Next: idCursor(hi)}, nil
+}
+
+func (d mysqlDialect) lockedBatch(ctx context.Context, tx *sqlx.Tx, r boundRule, after int64, max int) (store.DeleteBatchResult, error) {
 	var ids []int64
 	q := `SELECT t.id FROM ` + r.table + ` AS t WHERE t.id > ? AND ` + r.cond + ` ORDER BY t.id LIMIT ? FOR UPDATE`
-	if err := tx.SelectContext(ctx, &ids, q, append(append([]any{after}, r.args...), p.Max)...); err != nil {
+	if err := tx.SelectContext(ctx, &ids, q, append(append([]any{after}, r.args...), max)...); err != nil {
 		return store.DeleteBatchResult{}, err
 	}
 	if len(ids) == 0 {
-		return store.DeleteBatchResult{Next: p.After, Done: true}, tx.Commit()
+		return store.DeleteBatchResult{Next: idCursor(after), Done: true}, nil
 	}
 	set := idsJSON(ids)
-	if r.nullTable != "" {
-		if _, err := tx.ExecContext(ctx, d.nullRefs(r.nullTable, r.nullColumn, d.idSet()), set); err != nil {
-			return store.DeleteBatchResult{}, err
-		}
+	if _, err := tx.ExecContext(ctx, d.nullRefs(r.nullTable, r.nullColumn, d.idSet()), set); err != nil {
+		return store.DeleteBatchResult{}, err
 	}
 	res, err := tx.ExecContext(ctx, `DELETE t FROM `+r.table+` AS t WHERE t.id IN `+d.idSet()+` AND `+r.cond, append([]any{set}, r.args...)...)
 	if err != nil {
@@ -279,10 +329,7 @@ func (d mysqlDialect) deleteBatch(ctx context.Context, s *Store, r boundRule, p 
 	if deleted != int64(len(ids)) {
 		return store.DeleteBatchResult{}, transientError{fmt.Errorf("%d of %d locked rows no longer matched; the batch was rolled back", int64(len(ids))-deleted, len(ids))}
 	}
-	if err := tx.Commit(); err != nil {
-		return store.DeleteBatchResult{}, err
-	}
-	return store.DeleteBatchResult{Deleted: deleted, Next: idCursor(ids[len(ids)-1]), Done: len(ids) < p.Max}, nil
+	return store.DeleteBatchResult{Deleted: deleted, Next: idCursor(ids[len(ids)-1]), Done: len(ids) < max}, nil
 }
 
 // lockScope: the same table names in two databases are two table sets.
@@ -296,10 +343,13 @@ func (mysqlDialect) lockScope(ctx context.Context, db *sqlx.DB) (string, error) 
 // server releases it when the session ends, so a killed run never leaves
 // it behind. Lock names are at most 64 characters: the key is hashed.
 // Waiting polls, so that cancellation ends it.
-func (mysqlDialect) lock(ctx context.Context, s *Store, key string, p store.LockParams) (store.Unlocker, error) {
-	h := fnv.New64a()
-	h.Write([]byte(key))
-	name := fmt.Sprintf("oauthkit:%016x", h.Sum64())
+func (d mysqlDialect) lock(ctx context.Context, s *Store, key string, p store.LockParams) (store.Unlocker, error) {
+	if galera, err := d.isGalera(ctx, s); err != nil {
+		return nil, err
+	} else if galera {
+		return d.leaseLock(ctx, s, key, p)
+	}
+	name := lockName(key)
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return nil, err
@@ -327,6 +377,13 @@ func (mysqlDialect) lock(ctx context.Context, s *Store, key string, p store.Lock
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
+}
+
+// lockName is a lock key in at most 64 characters.
+func lockName(key string) string {
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	return fmt.Sprintf("oauthkit:%016x", h.Sum64())
 }
 
 // sessionLock is a lock held by a session: released by a statement, or

@@ -32,7 +32,7 @@ type pgVersion struct {
 	err  error
 }
 
-func (postgresDialect) fresh() dialect { return postgresDialect{version: &pgVersion{}} }
+func (postgresDialect) fresh(config) dialect { return postgresDialect{version: &pgVersion{}} }
 
 func (postgresDialect) name() Dialect      { return DialectPostgres }
 func (postgresDialect) schemes() []string  { return []string{"postgres", "postgresql"} }

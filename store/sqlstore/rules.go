@@ -18,6 +18,7 @@ const (
 	roleGrant
 	roleUser
 	roleMigrations
+	roleLock
 )
 
 // fk is a foreign key: column of table points at the id of another row.

@@ -25,7 +25,7 @@ type sqliteDialect struct {
 	locks *fileLocks // per store: see sqlite_lock.go
 }
 
-func (sqliteDialect) fresh() dialect { return sqliteDialect{locks: &fileLocks{}} }
+func (sqliteDialect) fresh(config) dialect { return sqliteDialect{locks: &fileLocks{}} }
 
 // close releases what the store's locks hold, once its connections are closed.
 func (d sqliteDialect) close() { d.locks.close() }

@@ -41,6 +41,8 @@ type config struct {
 	dialect     Dialect
 	allowCreate bool
 	walkByID    bool
+	lease       time.Duration
+	forceLease  bool
 }
 
 // Option configures Open and New.
@@ -64,6 +66,16 @@ func AllowCreate() Option { return func(c *config) { c.allowCreate = true } }
 // what older servers get. For comparing the two, in tests and benchmarks.
 func WalkByPrimaryKey() Option { return func(c *config) { c.walkByID = true } }
 
+// WithLockLease sets how long the lease lock of a Galera cluster is held
+// without renewal (default DefaultLockLease): a killed run blocks the next
+// one for at most this long. It does not apply to other databases.
+func WithLockLease(d time.Duration) Option { return func(c *config) { c.lease = d } }
+
+// WithLeaseLock makes a MySQL/MariaDB store use the lease lock (in the
+// lock table) even when the server is not a Galera node: for multi-primary
+// setups that wsrep_on does not show, and for tests.
+func WithLeaseLock() Option { return func(c *config) { c.forceLease = true } }
+
 func buildConfig(opts []Option) (config, error) {
 	var c config
 	for _, o := range opts {
@@ -72,6 +84,12 @@ func buildConfig(opts []Option) (config, error) {
 	c.tables = c.tables.WithDefaults()
 	if err := c.tables.Validate(); err != nil {
 		return c, err
+	}
+	if c.lease == 0 {
+		c.lease = DefaultLockLease
+	}
+	if c.lease < time.Second {
+		return c, fmt.Errorf("lock lease %s: must be at least 1s", c.lease)
 	}
 	return c, nil
 }
@@ -130,8 +148,8 @@ func New(db *sql.DB, opts ...Option) (*Store, error) {
 
 func newStore(db *sqlx.DB, d dialect, display string, cfg config) *Store {
 	t := cfg.tables
-	if f, ok := d.(interface{ fresh() dialect }); ok {
-		d = f.fresh() // a dialect with per-store state gets its own
+	if f, ok := d.(interface{ fresh(config) dialect }); ok {
+		d = f.fresh(cfg) // a dialect with per-store state gets its own
 	}
 	s := &Store{db: db, d: d, tables: t, display: display, walkByID: cfg.walkByID, quoted: map[tableRole]string{}}
 	for role, name := range s.names() {
@@ -145,7 +163,7 @@ func (s *Store) names() map[tableRole]string {
 	t := s.tables
 	return map[tableRole]string{
 		roleApplication: t.Application, roleAccess: t.AccessToken, roleRefresh: t.RefreshToken,
-		roleIDToken: t.IDToken, roleGrant: t.Grant, roleUser: t.User, roleMigrations: t.Migrations,
+		roleIDToken: t.IDToken, roleGrant: t.Grant, roleUser: t.User, roleMigrations: t.Migrations, roleLock: t.Lock,
 	}
 }
 
@@ -231,8 +249,8 @@ func (s *Store) Replicas(ctx context.Context) ([]store.Replica, error) {
 // CheckSchema reports the first configured table (migrations aside) that is missing.
 func (s *Store) CheckSchema(ctx context.Context) error {
 	for _, nt := range s.tables.Named() {
-		if nt.Role == "migrations" {
-			continue // optional: a database oauthkit created may lack it
+		if nt.Role == "migrations" || nt.Role == "lock" {
+			continue // optional: a database oauthkit created may lack the ledger; the lease table is Galera's only
 		}
 		ok, err := s.tableExists(ctx, nt.Name)
 		if err != nil {

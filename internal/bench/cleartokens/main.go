@@ -37,7 +37,7 @@ import (
 	"github.com/oauthkit/oauthkit/store/sqlstore"
 )
 
-const batchSize = 10000
+var batchSize = 10000
 
 var expire = 24 * time.Hour
 
@@ -64,6 +64,7 @@ func main() {
 	pg := flag.String("postgres", envOr("OAUTHKIT_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"), "PostgreSQL URL (a database where the user may create schemas)")
 	my := flag.String("mysql", envOr("OAUTHKIT_TEST_MYSQL", "mysql://root@127.0.0.1:3306/test"), "MySQL/MariaDB URL (a user who may create databases)")
 	dir := flag.String("dir", os.TempDir(), "folder for the SQLite copies")
+	flag.IntVar(&batchSize, "batch-size", batchSize, "CLEAR_EXPIRED_TOKENS_BATCH_SIZE of oauthkit's runs and DOT's pattern")
 	child := flag.String("child", "", "internal: run one variant against -url")
 	childURL := flag.String("url", "", "internal")
 	nowFlag := flag.String("now", "", "internal")
@@ -195,7 +196,7 @@ func stepMedian(rs []result, i int) time.Duration {
 func runVariant(v, u string, now time.Time) result {
 	exe, err := os.Executable()
 	must(err)
-	cmd := exec.Command(exe, "-child", v, "-url", u, "-now", now.Format(time.RFC3339Nano))
+	cmd := exec.Command(exe, "-child", v, "-url", u, "-now", now.Format(time.RFC3339Nano), "-batch-size", strconv.Itoa(batchSize))
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {

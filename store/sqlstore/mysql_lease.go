@@ -1,0 +1,206 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/oauthkit/oauthkit/store"
+)
+
+// DefaultLockLease is how long a lease lock is held without renewal: a
+// killed holder blocks the next run for at most this long.
+const DefaultLockLease = 30 * time.Second
+
+// galeraState remembers, per store, whether the server is a Galera node.
+type galeraState struct {
+	once  sync.Once
+	on    bool
+	err   error
+	lease time.Duration
+	force bool // WithLeaseLock: lease even off Galera
+}
+
+// isGalera reads wsrep_on once: MariaDB has the variable with or without
+// a Galera provider; MySQL has none, which means no.
+func (d mysqlDialect) isGalera(ctx context.Context, s *Store) (bool, error) {
+	g := d.galera
+	g.once.Do(func() {
+		var on sql.NullString
+		err := s.db.GetContext(ctx, &on, `SELECT @@wsrep_on`)
+		var my *mysql.MySQLError
+		switch {
+		case errors.As(err, &my) && my.Number == 1193: // unknown system variable
+		case err != nil:
+			g.err = err
+		default:
+			g.on = on.String == "1" || on.String == "ON"
+		}
+	})
+	return g.on || g.force, g.err
+}
+
+// leaseLock is the single-runner lock of a Galera cluster. GET_LOCK is
+// per node there (a session on node 1 and one on node 2 both get the same
+// lock), so the lock is a row of oauthkit's lease table: taken and renewed
+// in replicated transactions (two nodes taking it at once: one commit
+// fails certification and, retried, finds the other's lease), and
+// expiring on its own when its holder stops renewing (a killed run blocks
+// the next one for at most the lease). Times are the servers' UTC.
+func (d mysqlDialect) leaseLock(ctx context.Context, s *Store, key string, p store.LockParams) (store.Unlocker, error) {
+	if ok, err := s.tableExists(ctx, s.tables.Lock); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, fmt.Errorf("on a Galera cluster the single-runner lock is a lease in table %q, which does not exist: create it with --create-schema (Store.Migrate), name another with --table lock=NAME, or run with --no-lock: %w",
+			s.tables.Lock, store.ErrMissingTable)
+	}
+	lease := d.galera.lease
+	holder := holderID()
+	name := lockName(key)
+	tbl := s.q(roleLock)
+	micros := lease.Microseconds()
+	for {
+		got, err := tryLease(ctx, s, tbl, name, holder, micros)
+		if err != nil && !errors.Is(s.fail(err), store.ErrTransient) {
+			return nil, err
+		}
+		if got {
+			u := &leaseHolder{s: s, tbl: tbl, name: name, holder: holder, micros: micros, stop: make(chan struct{}), done: make(chan struct{})}
+			go u.renew(lease / 3)
+			return u, nil
+		}
+		if err == nil && !p.Wait {
+			return nil, store.ErrLocked
+		}
+		// Held by another, or our transaction lost certification to a
+		// concurrent taker: look again shortly.
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// tryLease takes the lease in one transaction: a new row, or the row of a
+// lease that expired (or is already ours).
+func tryLease(ctx context.Context, s *Store, tbl, name, holder string, micros int64) (bool, error) {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	// Read what the cluster has committed, not only what this node has applied.
+	if _, err := tx.ExecContext(ctx, `SET SESSION wsrep_sync_wait = 1`); err != nil {
+		var my *mysql.MySQLError
+		if !errors.As(err, &my) || my.Number != 1193 { // no such variable: not Galera (WithLeaseLock)
+			return false, err
+		}
+	}
+	res, err := tx.ExecContext(ctx, `INSERT IGNORE INTO `+tbl+` (name, holder, expires) VALUES (?, ?, UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND)`, name, holder, micros)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, err
+	}
+	if n == 0 {
+		res, err = tx.ExecContext(ctx, `UPDATE `+tbl+` SET holder = ?, expires = UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND
+WHERE name = ? AND (expires < UTC_TIMESTAMP(6) OR holder = ?)`, holder, micros, name, holder)
+		if err != nil {
+			return false, err
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return false, err
+		}
+	}
+	if n == 0 {
+		return false, nil
+	}
+	return true, tx.Commit()
+}
+
+func holderID() string {
+	b := make([]byte, 8)
+	rand.Read(b) //nolint:errcheck // never fails
+	host, _ := os.Hostname()
+	id := fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b))
+	if len(id) > 190 {
+		id = id[len(id)-190:]
+	}
+	return id
+}
+
+type leaseHolder struct {
+	s                 *Store
+	tbl, name, holder string
+	micros            int64
+	stop, done        chan struct{}
+	mu                sync.Mutex
+	lost              error
+}
+
+// renew extends the lease while it is held; a renewal that finds the lease
+// gone (taken over after it expired) or that keeps failing past the lease
+// marks the lock lost.
+func (u *leaseHolder) renew(every time.Duration) {
+	defer close(u.done)
+	t := time.NewTicker(max(every, 100*time.Millisecond))
+	defer t.Stop()
+	lastGood := time.Now()
+	for {
+		select {
+		case <-u.stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		res, err := u.s.db.ExecContext(ctx, `UPDATE `+u.tbl+` SET expires = UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND WHERE name = ? AND holder = ?`, u.micros, u.name, u.holder)
+		cancel()
+		var n int64
+		if err == nil {
+			n, err = res.RowsAffected()
+		}
+		switch {
+		case err == nil && n == 1:
+			lastGood = time.Now()
+		case err == nil:
+			u.fail(fmt.Errorf("%w: its lease was taken over", store.ErrLockLost))
+			return
+		case time.Since(lastGood) > time.Duration(u.micros)*time.Microsecond:
+			u.fail(fmt.Errorf("%w: its lease could not be renewed: %w", store.ErrLockLost, err))
+			return
+		}
+	}
+}
+
+func (u *leaseHolder) fail(err error) {
+	u.mu.Lock()
+	u.lost = err
+	u.mu.Unlock()
+}
+
+func (u *leaseHolder) Err() error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.lost
+}
+
+// Unlock deletes the lease row (if it is still ours).
+func (u *leaseHolder) Unlock() error {
+	close(u.stop)
+	<-u.done
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := u.s.db.ExecContext(ctx, `DELETE FROM `+u.tbl+` WHERE name = ? AND holder = ?`, u.name, u.holder)
+	return err
+}

@@ -1,0 +1,239 @@
+package sqlstoretest
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/stretchr/testify/require"
+)
+
+// Galera is a 3-node MariaDB Galera cluster started for one test: three
+// mariadbd processes on free loopback ports, each with its own folder.
+type Galera struct {
+	Nodes []*GaleraNode
+}
+
+// GaleraNode is one node of a Galera test cluster.
+type GaleraNode struct {
+	Name string
+	Port int
+	dir  string
+	cmd  *exec.Cmd
+}
+
+// URL is the mysql:// URL of database db on the node.
+func (n *GaleraNode) URL(db string) string {
+	return fmt.Sprintf("mysql://root@127.0.0.1:%d/%s", n.Port, db)
+}
+
+// DB opens a handle on database db of the node (closed when the test ends).
+func (n *GaleraNode) DB(t testing.TB, db string) *sqlx.DB {
+	h, err := sqlx.Open("mysql", mysqlDriverDSN(t, n.URL(db)))
+	require.NoError(t, err)
+	t.Cleanup(func() { h.Close() })
+	return h
+}
+
+// Kill ends the node's server at once (SIGKILL).
+func (n *GaleraNode) Kill() { n.cmd.Process.Kill() } //nolint:errcheck
+
+// galeraUser is the account mariadbd runs as when the tests run as root.
+const galeraUser = "mysql"
+
+// StartGalera starts a 3-node Galera cluster (Debian's galera-4 with the
+// machine's MariaDB, state transfer by rsync; .ci/run installs them) on
+// free loopback ports under a temporary folder: node 1 initialised with
+// mariadb-install-db and started with --wsrep-new-cluster, nodes 2 and 3
+// joining with empty folders. It is stopped and removed when the test
+// ends. Skipped without the programs, or failed under
+// OAUTHKIT_REQUIRE_MYSQL=1.
+func StartGalera(t testing.TB) *Galera {
+	t.Helper()
+	MySQLURL(t) // the MySQL tests are on
+	provider := "/usr/lib/galera/libgalera_smm.so"
+	for _, need := range []string{provider, "/usr/sbin/mariadbd", "/usr/bin/rsync"} {
+		if _, err := os.Stat(need); err != nil {
+			if os.Getenv("OAUTHKIT_REQUIRE_MYSQL") == "1" {
+				t.Fatalf("%s is missing (.ci/run installs galera-4 and rsync) and OAUTHKIT_REQUIRE_MYSQL=1", need)
+			}
+			t.Skipf("%s is missing: skipping the Galera cluster (.ci/run installs galera-4 and rsync)", need)
+		}
+	}
+	root, err := os.MkdirTemp("", "oauthkit-galera-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(root) })
+	require.NoError(t, os.Chmod(root, 0o755))
+	asRoot := os.Geteuid() == 0
+	owner := func(path string) {
+		if !asRoot {
+			return
+		}
+		u, err := user.Lookup(galeraUser)
+		require.NoError(t, err)
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		require.NoError(t, os.Chown(path, uid, gid))
+	}
+
+	g := &Galera{}
+	var groupPorts []string
+	type ports struct{ sql, group, ist, sst int }
+	var ps []ports
+	for i := 0; i < 3; i++ {
+		p := ports{FreePort(t), FreePort(t), FreePort(t), FreePort(t)}
+		ps = append(ps, p)
+		groupPorts = append(groupPorts, fmt.Sprintf("127.0.0.1:%d", p.group))
+	}
+	for i, p := range ps {
+		n := &GaleraNode{Name: fmt.Sprintf("node%d", i+1), Port: p.sql, dir: filepath.Join(root, fmt.Sprintf("node%d", i+1))}
+		require.NoError(t, os.MkdirAll(n.dir, 0o750))
+		owner(n.dir)
+		userLine := ""
+		if asRoot {
+			userLine = "user=" + galeraUser + "\n"
+		}
+		cnf := fmt.Sprintf(`[mysqld]
+%sdatadir=%s/data
+socket=%s/mysqld.sock
+pid-file=%s/mysqld.pid
+log-error=%s/error.log
+port=%d
+bind-address=127.0.0.1
+innodb_buffer_pool_size=64M
+binlog_format=ROW
+default_storage_engine=InnoDB
+innodb_autoinc_lock_mode=2
+wsrep_on=ON
+wsrep_provider=%s
+wsrep_cluster_name=oauthkit_test
+wsrep_cluster_address=gcomm://%s
+wsrep_node_name=%s
+wsrep_node_address=127.0.0.1:%d
+wsrep_provider_options="gmcast.listen_addr=tcp://127.0.0.1:%d;ist.recv_addr=127.0.0.1:%d"
+wsrep_sst_method=rsync
+wsrep_sst_receive_address=127.0.0.1:%d
+`, userLine, n.dir, n.dir, n.dir, n.dir, p.sql, provider, strings.Join(groupPorts, ","), n.Name, p.group, p.group, p.ist, p.sst)
+		require.NoError(t, os.WriteFile(filepath.Join(n.dir, "my.cnf"), []byte(cnf), 0o644))
+		g.Nodes = append(g.Nodes, n)
+	}
+
+	// Node 1: a fresh data folder, then a new cluster.
+	first := g.Nodes[0]
+	args := []string{"--defaults-file=" + filepath.Join(first.dir, "my.cnf"), "--auth-root-authentication-method=normal", "--skip-test-db"}
+	if asRoot {
+		args = append(args, "--user="+galeraUser)
+	}
+	out, err := exec.Command("mariadb-install-db", args...).CombinedOutput()
+	require.NoError(t, err, "mariadb-install-db:\n%s", out)
+	first.start(t, "--wsrep-new-cluster")
+	db := first.DB(t, "mysql")
+	for _, stmt := range []string{
+		`CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY ''`,
+		`GRANT ALL ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION`,
+	} {
+		_, err := db.Exec(stmt)
+		require.NoError(t, err, stmt)
+	}
+	// Nodes 2 and 3 join by state transfer, one after the other.
+	for _, n := range g.Nodes[1:] {
+		require.NoError(t, os.MkdirAll(filepath.Join(n.dir, "data"), 0o750))
+		owner(filepath.Join(n.dir, "data"))
+		n.start(t)
+	}
+	g.WaitSynced(t, 3)
+	return g
+}
+
+func (n *GaleraNode) start(t testing.TB, extra ...string) {
+	t.Helper()
+	args := append([]string{"--defaults-file=" + filepath.Join(n.dir, "my.cnf")}, extra...)
+	n.cmd = exec.Command("/usr/sbin/mariadbd", args...)
+	require.NoError(t, n.cmd.Start())
+	done := make(chan struct{})
+	go func() { n.cmd.Wait(); close(done) }() //nolint:errcheck
+	t.Cleanup(func() {
+		n.cmd.Process.Signal(os.Interrupt) //nolint:errcheck
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			n.cmd.Process.Kill() //nolint:errcheck
+		}
+	})
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-done:
+			log, _ := os.ReadFile(filepath.Join(n.dir, "error.log"))
+			t.Fatalf("%s exited while starting:\n%s", n.Name, log)
+		default:
+		}
+		out, err := exec.Command("mariadb-admin", "-h", "127.0.0.1", "-P", strconv.Itoa(n.Port), "-u", "root", "ping").CombinedOutput()
+		if err == nil && strings.Contains(string(out), "alive") {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	log, _ := os.ReadFile(filepath.Join(n.dir, "error.log"))
+	t.Fatalf("%s did not start:\n%s", n.Name, log)
+}
+
+// WaitSynced waits until every running node reports a primary cluster of
+// size nodes and itself synced.
+func (g *Galera) WaitSynced(t testing.TB, size int) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for _, n := range g.Nodes {
+		if n.cmd.ProcessState != nil {
+			continue
+		}
+		db := n.DB(t, "mysql")
+		for {
+			var name, state, csize string
+			err := db.QueryRow(`SHOW STATUS LIKE 'wsrep_local_state_comment'`).Scan(&name, &state)
+			if err == nil {
+				err = db.QueryRow(`SHOW STATUS LIKE 'wsrep_cluster_size'`).Scan(&name, &csize)
+			}
+			if err == nil && state == "Synced" && csize == strconv.Itoa(size) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s is not synced in a cluster of %d (state %q, size %q, %v)", n.Name, size, state, csize, err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+}
+
+// NewGaleraDatabase creates a database with layout l's tables on the
+// cluster (through node 1) and returns its name.
+func (g *Galera) NewGaleraDatabase(t testing.TB, l Layout) string {
+	t.Helper()
+	name := "oauthkit_test_" + randomHex(6)
+	db := g.Nodes[0].DB(t, "mysql")
+	_, err := db.Exec("CREATE DATABASE `" + name + "` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci")
+	require.NoError(t, err)
+	on := g.Nodes[0].DB(t, name)
+	for _, stmt := range strings.Split(readSchema(t, "mysql", l), ";\n") {
+		if strings.TrimSpace(stripComments(stmt)) == "" {
+			continue
+		}
+		_, err := on.Exec(stmt)
+		require.NoError(t, err, stmt)
+	}
+	return name
+}
+
+// Env is an Env on database db through node i (0-based).
+func (g *Galera) Env(t testing.TB, i int, db string, l Layout) *Env {
+	t.Helper()
+	raw := g.Nodes[i].DB(t, db)
+	return openStore(t, &Env{Dialect: "mysql", Layout: l, URL: g.Nodes[i].URL(db), DB: raw})
+}
