@@ -31,7 +31,7 @@ type flags struct {
 	tables                    store.Tables
 	batchSize, retries        int
 	dry, asJSON, wait, noLock bool
-	statementTimeout          time.Duration
+	statementTimeout, lockLease time.Duration
 }
 
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
@@ -63,6 +63,7 @@ Exit status: 0 success (also when another run holds the lock), 1 failure
 	fs.Var(cli.TableFlag{Tables: &f.tables}, "table", cli.TableHelp)
 	fs.BoolVar(&f.wait, "wait", false, "when another clearcimdapplications run holds the lock on these tables, wait for it instead of exiting 0 at once")
 	fs.BoolVar(&f.noLock, "no-lock", false, "take no single-runner lock (only if you serialise runs yourself)")
+	fs.DurationVar(&f.lockLease, "lock-lease", 0, cli.LockLeaseHelp)
 	fs.IntVar(&f.retries, "retries", cleanup.DefaultRetries, "retry a batch after a transient failure up to `N` times; 0: never")
 	fs.DurationVar(&f.statementTimeout, "statement-timeout", 0, "cancel and retry a batch that runs longer than `DURATION` (default 0: no limit)")
 	f.common.Register(fs)
@@ -97,7 +98,7 @@ Exit status: 0 success (also when another run holds the lock), 1 failure
 	ctx, stop := cli.SignalContext()
 	defer stop()
 	dbURL, _ := settings.Get("DATABASE_URL")
-	st, err := cli.OpenStore(ctx, cli.OpenParams{URL: dbURL, SkipCheck: f.common.SkipChecks, Tables: f.tables})
+	st, err := cli.OpenStore(ctx, cli.OpenParams{URL: dbURL, SkipCheck: f.common.SkipChecks, Tables: f.tables, LockLease: f.lockLease})
 	if err != nil {
 		return out.Error(err, f.common.Traceback)
 	}

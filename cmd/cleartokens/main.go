@@ -41,7 +41,7 @@ type flags struct {
 	createSchema, asJSON, wait, noLock, dry bool
 	retries                                 int
 	statementTimeout, maxDuration           time.Duration
-	maxReplicaLag                           time.Duration
+	maxReplicaLag, lockLease                time.Duration
 	keepIfYounger, every                    time.Duration
 	only, before, progress, logFormat       string
 	metricsFile                             string
@@ -58,6 +58,7 @@ func (f *flags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.maxDuration, "max-duration", 0, "stop after the batch that crosses `DURATION` and exit 0 with the partial report; the next run goes on (default 0: no limit)")
 	fs.BoolVar(&f.wait, "wait", false, "when another cleartokens run holds the lock on these tables, wait for it instead of exiting 0 at once")
 	fs.BoolVar(&f.noLock, "no-lock", false, "take no single-runner lock (only if you serialise runs yourself)")
+	fs.DurationVar(&f.lockLease, "lock-lease", 0, cli.LockLeaseHelp)
 	fs.IntVar(&f.retries, "retries", cleanup.DefaultRetries, "how often to retry a batch after a transient failure (deadlock, serialization failure, timeout, dropped connection), `N` times; 0: never")
 	fs.DurationVar(&f.statementTimeout, "statement-timeout", 0, "cancel and retry a batch that runs longer than `DURATION` (e.g. 30s) (default 0: no limit)")
 	fs.DurationVar(&f.maxReplicaLag, "max-replica-lag", 0, "before each batch, pause while a streaming standby of the PostgreSQL primary is more than `DURATION` behind (needs pg_monitor or a superuser to see the lag) (default 0: no throttle)")
@@ -198,7 +199,7 @@ SIGINT or SIGTERM stops after the current batch and prints what was done.
 	ctx, stop := cli.SignalContext()
 	defer stop()
 
-	st, err := cli.OpenStore(ctx, cli.OpenParams{URL: dbURL, CreateSchema: f.createSchema, SkipCheck: f.common.SkipChecks, Tables: f.tables})
+	st, err := cli.OpenStore(ctx, cli.OpenParams{URL: dbURL, CreateSchema: f.createSchema, SkipCheck: f.common.SkipChecks, Tables: f.tables, LockLease: f.lockLease})
 	if err != nil {
 		return out.Error(err, f.common.Traceback)
 	}

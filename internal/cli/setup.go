@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/oauthkit/oauthkit/store"
 	"github.com/oauthkit/oauthkit/store/sqlstore"
@@ -90,6 +91,9 @@ func (f TableFlag) Set(v string) error {
 	return f.Tables.Set(role, name)
 }
 
+// LockLeaseHelp documents --lock-lease.
+const LockLeaseHelp = "on a MariaDB Galera cluster, how long the single-runner lock's lease lasts without renewal: a killed run blocks the next for at most this `DURATION` (default 30s)"
+
 // TableHelp documents --table.
 const TableHelp = "use table `ROLE=NAME` for a swapped DOT model; ROLE is application, accesstoken, refreshtoken, idtoken, grant, user, migrations or lock (repeatable)"
 
@@ -103,6 +107,8 @@ type OpenParams struct {
 	// SkipCheck skips the check that every table exists.
 	SkipCheck bool
 	Tables    store.Tables
+	// LockLease is the lease of the Galera lock (0: the default).
+	LockLease time.Duration
 }
 
 // OpenStore opens the database, creates the schema where asked, and checks
@@ -124,6 +130,12 @@ func OpenStore(ctx context.Context, p OpenParams) (*sqlstore.Store, error) {
 		}
 	}
 	opts := []sqlstore.Option{sqlstore.WithTables(p.Tables)}
+	if p.LockLease < 0 || (p.LockLease > 0 && p.LockLease < time.Second) {
+		return nil, Usagef("--lock-lease %s: want at least 1s", p.LockLease)
+	}
+	if p.LockLease != 0 {
+		opts = append(opts, sqlstore.WithLockLease(p.LockLease))
+	}
 	if create {
 		opts = append(opts, sqlstore.AllowCreate())
 	}

@@ -72,7 +72,7 @@ func (d mysqlDialect) leaseLock(ctx context.Context, s *Store, key string, p sto
 		if err != nil && !errors.Is(s.fail(err), store.ErrTransient) {
 			return nil, err
 		}
-		if got {
+		if got && err == nil {
 			u := &leaseHolder{s: s, tbl: tbl, name: name, holder: holder, micros: micros, stop: make(chan struct{}), done: make(chan struct{})}
 			go u.renew(lease / 3)
 			return u, nil
@@ -126,7 +126,12 @@ WHERE name = ? AND (expires < UTC_TIMESTAMP(6) OR holder = ?)`, holder, micros, 
 	if n == 0 {
 		return false, nil
 	}
-	return true, tx.Commit()
+	// Only a commit that certifies holds the lease: on Galera a taker on
+	// another node may have won (ERROR 1213).
+	if err := tx.Commit(); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 func holderID() string {

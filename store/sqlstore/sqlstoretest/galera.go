@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -160,7 +161,7 @@ func (n *GaleraNode) start(t testing.TB, extra ...string) {
 	done := make(chan struct{})
 	go func() { n.cmd.Wait(); close(done) }() //nolint:errcheck
 	t.Cleanup(func() {
-		n.cmd.Process.Signal(os.Interrupt) //nolint:errcheck
+		n.cmd.Process.Signal(syscall.SIGTERM) //nolint:errcheck
 		select {
 		case <-done:
 		case <-time.After(20 * time.Second):
