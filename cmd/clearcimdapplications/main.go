@@ -27,10 +27,10 @@ func main() {
 }
 
 type flags struct {
-	common                    cli.Common
-	tables                    store.Tables
-	batchSize, retries        int
-	dry, asJSON, wait, noLock bool
+	common                      cli.Common
+	tables                      store.Tables
+	batchSize, retries          int
+	dry, asJSON, wait, noLock   bool
 	statementTimeout, lockLease time.Duration
 }
 
