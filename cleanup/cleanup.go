@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/oauthkit/oauthkit/store"
@@ -124,6 +125,14 @@ type Options struct {
 	// OnReplicaWait, when set, is called when the run pauses for a standby
 	// and at each check while it waits.
 	OnReplicaWait func(ReplicaWaitEvent)
+
+	// Workers cleans each step with this many workers at once, on disjoint
+	// ranges of the table (store.Store.Partition), each batch still its own
+	// transaction on its own connection; the steps stay in DOT's order, and
+	// the lock, retries, time budget and replica throttle apply as with
+	// one. 0 or 1: one. A database that takes one writer at a time
+	// (SQLite) has one range, so one worker.
+	Workers int
 }
 
 // ReplicaWaitEvent says why a run is waiting for its standbys.
@@ -337,6 +346,9 @@ func (o *Options) validate() error {
 	if o.StatementTimeout < 0 || o.RetryBackoff < 0 {
 		return fmt.Errorf("statement timeout (%s) and retry backoff (%s) must not be negative: %w", o.StatementTimeout, o.RetryBackoff, ErrInvalidOptions)
 	}
+	if o.Workers < 0 {
+		return fmt.Errorf("workers %d: must not be negative: %w", o.Workers, ErrInvalidOptions)
+	}
 	if o.MaxReplicaLag < 0 {
 		return fmt.Errorf("max replica lag %s: must not be negative: %w", o.MaxReplicaLag, ErrInvalidOptions)
 	}
@@ -496,53 +508,125 @@ func plan(rules Rules, o Options, now time.Time) []StepReport {
 }
 
 // runStep deletes batch after batch until the walk reaches the end of the
-// table. Each batch runs to its commit even if ctx is cancelled meanwhile,
-// so an interrupted run leaves whole batches only; ctx is checked between
-// batches and during the pause.
+// table: with Workers > 1, on disjoint ranges of the table at once, each
+// batch still its own transaction on its own connection. Each batch runs
+// to its commit even if ctx is cancelled meanwhile, so an interrupted run
+// leaves whole batches only; ctx is checked between batches and during
+// the pause.
 //
 // It reports spent when the time budget (MaxDuration, counted from the
 // run's start) ran out before the step was complete.
 func runStep(ctx context.Context, o Options, st *StepReport, runStart time.Time, guard func() error, replicas *replicaThrottle) (spent bool, err error) {
 	start := time.Now()
 	defer func() { st.Duration = time.Since(start) }()
+	ranges := []store.Range{{}}
+	if o.Workers > 1 {
+		if ranges, err = o.Store.Partition(ctx, store.PartitionParams{Target: st.Target, Parts: o.Workers}); err != nil {
+			return false, fmt.Errorf("step %s: %w", st.Name, err)
+		}
+	}
+	w := &stepWalk{o: o, st: st, start: start, runStart: runStart, guard: guard, replicas: replicas}
+	if len(ranges) == 1 {
+		complete, spent, err := w.walk(ctx, ranges[0])
+		st.Complete = complete
+		return spent, err
+	}
+	// The workers stop together: the first error (or the budget) ends the
+	// others after their batch in flight.
+	wctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	allComplete := true
+	for _, r := range ranges {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			complete, sp, err := w.walk(wctx, r)
+			mu.Lock()
+			defer mu.Unlock()
+			allComplete = allComplete && complete
+			spent = spent || sp
+			// A worker that stopped because another did has nothing to add.
+			if err != nil && firstErr == nil && wctx.Err() == nil {
+				firstErr = err
+			}
+			if err != nil || sp {
+				cancel(errStopped)
+			}
+		}()
+	}
+	wg.Wait()
+	st.Complete = allComplete && firstErr == nil && !spent
+	if firstErr == nil && ctx.Err() != nil {
+		return spent, ctx.Err()
+	}
+	return spent, firstErr
+}
+
+// errStopped is how a worker tells the others to stop.
+var errStopped = errors.New("another worker stopped")
+
+// stepWalk is one step's walk; its counts are shared by its workers.
+type stepWalk struct {
+	o               Options
+	st              *StepReport
+	start, runStart time.Time
+	guard           func() error
+	replicas        *replicaThrottle
+	mu              sync.Mutex // st, OnBatch, the replica throttle
+}
+
+// walk runs the batches of one range to its end.
+func (w *stepWalk) walk(ctx context.Context, r store.Range) (complete, spent bool, err error) {
+	o, st := w.o, w.st
 	batchCtx := context.WithoutCancel(ctx)
-	var cursor store.Cursor
+	cursor := r.From
 	for {
 		if err := ctx.Err(); err != nil {
-			return false, err
+			return false, false, err
 		}
-		if o.MaxDuration > 0 && time.Since(runStart) >= o.MaxDuration {
-			return true, nil
+		if o.MaxDuration > 0 && time.Since(w.runStart) >= o.MaxDuration {
+			return false, true, nil
 		}
-		if err := guard(); err != nil {
-			return false, fmt.Errorf("step %s: stopped: %w", st.Name, err)
+		if err := w.guard(); err != nil {
+			return false, false, fmt.Errorf("step %s: stopped: %w", st.Name, err)
 		}
-		if spent, err := replicas.wait(ctx, st.Name, runStart); err != nil || spent {
-			return spent, err
+		w.mu.Lock()
+		spent, err := w.replicas.wait(ctx, st.Name, w.runStart)
+		w.mu.Unlock()
+		if err != nil || spent {
+			return false, spent, err
 		}
-		res, err := deleteWithRetry(ctx, batchCtx, o, st, cursor)
+		var retries int
+		res, err := deleteWithRetry(ctx, batchCtx, o, st.Name, st.Target, st.Cutoff, cursor, r.Until, &retries)
+		w.mu.Lock()
+		st.Retries += retries
 		if err != nil {
-			return false, err
+			w.mu.Unlock()
+			return false, false, err
 		}
 		st.Batches++
 		st.Deleted += res.Deleted
+		total := st.Deleted
+		if o.OnBatch != nil {
+			o.OnBatch(BatchEvent{Step: st.Name, Deleted: res.Deleted, StepDeleted: total, StepDuration: time.Since(w.start)})
+		}
+		w.mu.Unlock()
 		cursor = res.Next
 		if o.Logger != nil {
-			o.Logger.Debug("batch committed", "step", st.Name, "deleted", res.Deleted, "step_total", st.Deleted, "cursor", string(cursor))
-		}
-		if o.OnBatch != nil {
-			o.OnBatch(BatchEvent{Step: st.Name, Deleted: res.Deleted, StepDeleted: st.Deleted, StepDuration: time.Since(start)})
+			o.Logger.Debug("batch committed", "step", st.Name, "deleted", res.Deleted, "step_total", total, "cursor", string(cursor))
 		}
 		if res.Done {
-			st.Complete = true
-			return false, nil
+			return true, false, nil
 		}
 		if o.BatchInterval > 0 {
 			t := time.NewTimer(o.BatchInterval)
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				return false, ctx.Err()
+				return false, false, ctx.Err()
 			case <-t.C:
 			}
 		}
@@ -575,17 +659,17 @@ func joinKinds(kinds []Kind) string {
 // deleteWithRetry runs one batch, retrying transient failures with a
 // doubling pause. Each failed attempt was rolled back by the database, so
 // retrying from the same cursor is safe.
-func deleteWithRetry(ctx, batchCtx context.Context, o Options, st *StepReport, cursor store.Cursor) (store.DeleteBatchResult, error) {
-	res, err := retry(ctx, o.Retries, o.RetryBackoff, o.Logger, &st.Retries, func() (store.DeleteBatchResult, error) {
+func deleteWithRetry(ctx, batchCtx context.Context, o Options, step string, target store.Target, cutoff time.Time, cursor, until store.Cursor, retries *int) (store.DeleteBatchResult, error) {
+	res, err := retry(ctx, o.Retries, o.RetryBackoff, o.Logger, retries, func() (store.DeleteBatchResult, error) {
 		attempt, cancel := batchCtx, context.CancelFunc(func() {})
 		if o.StatementTimeout > 0 {
 			attempt, cancel = context.WithTimeout(batchCtx, o.StatementTimeout)
 		}
 		defer cancel()
-		return o.Store.DeleteBatch(attempt, store.DeleteBatchParams{Target: st.Target, Cutoff: st.Cutoff, Max: o.BatchSize, After: cursor})
+		return o.Store.DeleteBatch(attempt, store.DeleteBatchParams{Target: target, Cutoff: cutoff, Max: o.BatchSize, After: cursor, Until: until})
 	})
 	if err != nil && ctx.Err() == nil {
-		return res, fmt.Errorf("step %s: %w", st.Name, err)
+		return res, fmt.Errorf("step %s: %w", step, err)
 	}
 	return res, err
 }

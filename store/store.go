@@ -126,6 +126,24 @@ type DeleteBatchParams struct {
 	Max int
 	// After continues the walk where the previous batch stopped.
 	After Cursor
+	// Until ends the walk before this cursor (a Range's Until); empty: at
+	// the end of the table.
+	Until Cursor
+}
+
+// PartitionParams are the inputs of Store.Partition.
+type PartitionParams struct {
+	Target Target
+	// Parts is how many disjoint parts the walk is cut into (at most).
+	Parts int
+}
+
+// Range is one part of a table's walk: from From (a cursor to pass as
+// After; empty: the start) up to Until (exclusive; empty: the end).
+// Ranges of one Partition call are disjoint and cover the table, rows
+// added meanwhile included.
+type Range struct {
+	From, Until Cursor
 }
 
 // DeleteBatchResult is what one batch did.
@@ -283,6 +301,11 @@ type Store interface {
 	// from After, in one transaction, together with DOT's SET_NULL updates
 	// of the rows that point at the deleted ones.
 	DeleteBatch(ctx context.Context, p DeleteBatchParams) (DeleteBatchResult, error)
+	// Partition cuts the walk of a target's table into at most Parts
+	// disjoint ranges that batches on separate connections can clean at the
+	// same time. A database that takes one writer at a time (SQLite)
+	// returns one range.
+	Partition(ctx context.Context, p PartitionParams) ([]Range, error)
 	// CountMatches counts what a step would delete, deleting nothing.
 	CountMatches(ctx context.Context, p CountParams) (int64, error)
 	// AppliedMigrations reads Django's migration ledger.

@@ -39,7 +39,7 @@ type flags struct {
 	common                                  cli.Common
 	tables                                  store.Tables
 	createSchema, asJSON, wait, noLock, dry bool
-	retries                                 int
+	retries, workers                        int
 	statementTimeout, maxDuration           time.Duration
 	maxReplicaLag, lockLease                time.Duration
 	keepIfYounger, every                    time.Duration
@@ -61,6 +61,7 @@ func (f *flags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.lockLease, "lock-lease", 0, cli.LockLeaseHelp)
 	fs.IntVar(&f.retries, "retries", cleanup.DefaultRetries, "how often to retry a batch after a transient failure (deadlock, serialization failure, timeout, dropped connection), `N` times; 0: never")
 	fs.DurationVar(&f.statementTimeout, "statement-timeout", 0, "cancel and retry a batch that runs longer than `DURATION` (e.g. 30s) (default 0: no limit)")
+	fs.IntVar(&f.workers, "workers", 1, "clean each step with `N` workers at once, on disjoint ranges of the table and separate connections (PostgreSQL, MySQL/MariaDB; SQLite takes one writer)")
 	fs.DurationVar(&f.maxReplicaLag, "max-replica-lag", 0, "before each batch, pause while a streaming standby of the PostgreSQL primary is more than `DURATION` behind (needs pg_monitor or a superuser to see the lag) (default 0: no throttle)")
 	fs.DurationVar(&f.every, "every", 0, "run again every `DURATION` as a long-lived process, until SIGTERM; a failed run is logged and tried again next time (default 0: run once)")
 	fs.StringVar(&f.metricsFile, "metrics-textfile", "", "after each run, write Prometheus metrics to `PATH` (atomically), for node_exporter's textfile collector (default none)")
@@ -88,7 +89,7 @@ func (f *flags) apply(o *cleanup.Options) error {
 		o.Retries = f.retries
 	}
 	o.StatementTimeout, o.MaxDuration, o.DryRun, o.KeepIfYounger = f.statementTimeout, f.maxDuration, f.dry, f.keepIfYounger
-	o.MaxReplicaLag = f.maxReplicaLag
+	o.MaxReplicaLag, o.Workers = f.maxReplicaLag, f.workers
 	if f.only != "" {
 		kinds, err := cleanup.ParseKinds(f.only)
 		if err != nil {

@@ -81,6 +81,9 @@ type dialect interface {
 	// excludes other writers (SQLite).
 	lockRows() string
 
+	// partition cuts the walk of table into at most parts disjoint ranges.
+	partition(ctx context.Context, s *Store, table string, parts int) ([]store.Range, error)
+
 	// lockScope is what, besides the table names, tells one table set from
 	// another in the same server (PostgreSQL: database and schema).
 	lockScope(ctx context.Context, db *sqlx.DB) (string, error)

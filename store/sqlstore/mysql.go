@@ -270,11 +270,15 @@ func (d mysqlDialect) deleteBatch(ctx context.Context, s *Store, r boundRule, p 
 		return store.DeleteBatchResult{}, err
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	until, err := idUntil(p.Until)
+	if err != nil {
+		return store.DeleteBatchResult{}, err
+	}
 	var res store.DeleteBatchResult
 	if r.nullTable == "" {
-		res, err = d.rangeBatch(ctx, tx, r, after, p.Max)
+		res, err = d.rangeBatch(ctx, tx, r, after, until, p.Max)
 	} else {
-		res, err = d.lockedBatch(ctx, tx, r, after, p.Max)
+		res, err = d.lockedBatch(ctx, tx, r, after, until, p.Max)
 	}
 	if err != nil {
 		return store.DeleteBatchResult{}, err
@@ -282,10 +286,10 @@ func (d mysqlDialect) deleteBatch(ctx context.Context, s *Store, r boundRule, p 
 	return res, tx.Commit()
 }
 
-func (d mysqlDialect) rangeBatch(ctx context.Context, tx *sqlx.Tx, r boundRule, after int64, max int) (store.DeleteBatchResult, error) {
+func (d mysqlDialect) rangeBatch(ctx context.Context, tx *sqlx.Tx, r boundRule, after, until int64, max int) (store.DeleteBatchResult, error) {
 	// The next row's id, past any gap, by the primary key.
 	var first sql.NullInt64
-	if err := tx.GetContext(ctx, &first, `SELECT MIN(t.id) FROM `+r.table+` AS t WHERE t.id > ?`, after); err != nil {
+	if err := tx.GetContext(ctx, &first, `SELECT MIN(t.id) FROM `+r.table+` AS t WHERE t.id > ? AND t.id < ?`, after, until); err != nil {
 		return store.DeleteBatchResult{}, err
 	}
 	if !first.Valid {
@@ -293,7 +297,7 @@ func (d mysqlDialect) rangeBatch(ctx context.Context, tx *sqlx.Tx, r boundRule, 
 	}
 	// Max consecutive ids hold at most Max rows: the DELETE cannot take
 	// more, and reads each row of the range once.
-	lo, hi := first.Int64-1, first.Int64-1+int64(max)
+	lo, hi := first.Int64-1, min(first.Int64-1+int64(max), until-1)
 	res, err := tx.ExecContext(ctx, `DELETE t FROM `+r.table+` AS t WHERE t.id > ? AND t.id <= ? AND `+r.cond, append([]any{lo, hi}, r.args...)...)
 	if err != nil {
 		return store.DeleteBatchResult{}, err
@@ -305,10 +309,10 @@ func (d mysqlDialect) rangeBatch(ctx context.Context, tx *sqlx.Tx, r boundRule, 
 	return store.DeleteBatchResult{Deleted: deleted, Next: idCursor(hi)}, nil
 }
 
-func (d mysqlDialect) lockedBatch(ctx context.Context, tx *sqlx.Tx, r boundRule, after int64, max int) (store.DeleteBatchResult, error) {
+func (d mysqlDialect) lockedBatch(ctx context.Context, tx *sqlx.Tx, r boundRule, after, until int64, max int) (store.DeleteBatchResult, error) {
 	var ids []int64
-	q := `SELECT t.id FROM ` + r.table + ` AS t WHERE t.id > ? AND ` + r.cond + ` ORDER BY t.id LIMIT ? FOR UPDATE`
-	if err := tx.SelectContext(ctx, &ids, q, append(append([]any{after}, r.args...), max)...); err != nil {
+	q := `SELECT t.id FROM ` + r.table + ` AS t WHERE t.id > ? AND t.id < ? AND ` + r.cond + ` ORDER BY t.id LIMIT ? FOR UPDATE`
+	if err := tx.SelectContext(ctx, &ids, q, append(append([]any{after, until}, r.args...), max)...); err != nil {
 		return store.DeleteBatchResult{}, err
 	}
 	if len(ids) == 0 {
@@ -330,6 +334,15 @@ func (d mysqlDialect) lockedBatch(ctx context.Context, tx *sqlx.Tx, r boundRule,
 		return store.DeleteBatchResult{}, transientError{fmt.Errorf("%d of %d locked rows no longer matched; the batch was rolled back", int64(len(ids))-deleted, len(ids))}
 	}
 	return store.DeleteBatchResult{Deleted: deleted, Next: idCursor(ids[len(ids)-1]), Done: len(ids) < max}, nil
+}
+
+// partition cuts the ids into ranges of equal width.
+func (mysqlDialect) partition(ctx context.Context, s *Store, table string, parts int) ([]store.Range, error) {
+	var lo, hi sql.NullInt64
+	if err := s.db.QueryRowxContext(ctx, `SELECT MIN(id), MAX(id) FROM `+table).Scan(&lo, &hi); err != nil {
+		return nil, err
+	}
+	return idRanges(lo.Int64, hi.Int64, parts), nil
 }
 
 // lockScope: the same table names in two databases are two table sets.

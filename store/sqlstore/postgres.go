@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"net/url"
 	"strconv"
 	"strings"
@@ -225,7 +226,15 @@ func (d postgresDialect) deleteBatch(ctx context.Context, s *Store, r boundRule,
 	if err != nil {
 		return store.DeleteBatchResult{}, err
 	}
-	hiBlock := cur.block + cur.window
+	untilBlock := int64(math.MaxInt64)
+	if p.Until != "" {
+		u, err := parseTIDCursor(p.Until)
+		if err != nil {
+			return store.DeleteBatchResult{}, err
+		}
+		untilBlock = u.block
+	}
+	hiBlock := min(cur.block+cur.window, untilBlock)
 	with := pgBatchCTEs(r, `t.ctid AS k FROM `+r.table+` AS t WHERE t.ctid > ?::tid AND t.ctid < ?::tid AND `+r.cond+` ORDER BY t.ctid LIMIT ?`,
 		`t.ctid = ANY (ARRAY(SELECT k FROM batch))`)
 	q := s.db.Rebind(with + `
@@ -263,7 +272,7 @@ SELECT (SELECT count(*) FROM del), (SELECT count(*) FROM batch), COALESCE((SELEC
 		}
 	}
 	next.window = min(next.window, maxWindowPages)
-	done := selected < int64(p.Max) && hiBlock >= nblocks
+	done := selected < int64(p.Max) && (hiBlock >= nblocks || hiBlock >= untilBlock)
 	return store.DeleteBatchResult{Deleted: deleted, Next: next.String(), Done: done}, nil
 }
 
@@ -288,11 +297,15 @@ func (postgresDialect) idBatch(ctx context.Context, s *Store, r boundRule, p sto
 	if err != nil {
 		return store.DeleteBatchResult{}, err
 	}
-	with := pgBatchCTEs(r, `t.id AS k FROM `+r.table+` AS t WHERE t.id > ? AND `+r.cond+` ORDER BY t.id LIMIT ?`,
+	until, err := idUntil(p.Until)
+	if err != nil {
+		return store.DeleteBatchResult{}, err
+	}
+	with := pgBatchCTEs(r, `t.id AS k FROM `+r.table+` AS t WHERE t.id > ? AND t.id < ? AND `+r.cond+` ORDER BY t.id LIMIT ?`,
 		`t.id IN (SELECT k FROM batch)`)
 	q := s.db.Rebind(with + `
 SELECT (SELECT count(*) FROM del), (SELECT count(*) FROM batch), COALESCE((SELECT max(k) FROM batch), ?)`)
-	args := append(append(append(append([]any{after}, r.args...), p.Max), r.args...), after)
+	args := append(append(append(append([]any{after, until}, r.args...), p.Max), r.args...), after)
 	var deleted, selected, maxKey int64
 	if err := s.db.QueryRowxContext(ctx, q, args...).Scan(&deleted, &selected, &maxKey); err != nil {
 		return store.DeleteBatchResult{}, err
@@ -340,6 +353,37 @@ func (postgresDialect) deleteWhere(table, cond string) string {
 	return `DELETE FROM ` + table + ` WHERE ` + cond
 }
 func (postgresDialect) lockRows() string { return " FOR UPDATE" }
+
+// partition cuts the table's pages (or, walking by id, its ids) into
+// ranges of equal size; the last is open, for rows added meanwhile.
+func (d postgresDialect) partition(ctx context.Context, s *Store, table string, parts int) ([]store.Range, error) {
+	v, err := d.serverVersion(ctx, s.db)
+	if err != nil {
+		return nil, err
+	}
+	if s.walkByID || v < 140000 {
+		var lo, hi sql.NullInt64
+		if err := s.db.QueryRowxContext(ctx, `SELECT min(id), max(id) FROM `+table).Scan(&lo, &hi); err != nil {
+			return nil, err
+		}
+		return idRanges(lo.Int64, hi.Int64, parts), nil
+	}
+	var blocks int64
+	if err := s.db.GetContext(ctx, &blocks, `SELECT pg_relation_size($1::regclass) / current_setting('block_size')::bigint`, table); err != nil {
+		return nil, err
+	}
+	if blocks < int64(parts) {
+		return []store.Range{{}}, nil
+	}
+	var out []store.Range
+	from := store.Cursor("")
+	for i := 1; i < parts; i++ {
+		edge := blocks * int64(i) / int64(parts)
+		out = append(out, store.Range{From: from, Until: tidCursor{block: edge, window: 1}.String()})
+		from = tidCursor{block: edge, window: initialWindowPages}.String()
+	}
+	return append(out, store.Range{From: from}), nil
+}
 
 // lockScope: the same table names in two databases or schemas are two
 // table sets.

@@ -191,6 +191,10 @@ func (sqliteDialect) deleteBatch(ctx context.Context, s *Store, r boundRule, p s
 	if err != nil {
 		return store.DeleteBatchResult{}, err
 	}
+	until, err := idUntil(p.Until)
+	if err != nil {
+		return store.DeleteBatchResult{}, err
+	}
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return store.DeleteBatchResult{}, err
@@ -199,8 +203,8 @@ func (sqliteDialect) deleteBatch(ctx context.Context, s *Store, r boundRule, p s
 
 	var n int64
 	var hi sql.NullInt64
-	q := `SELECT count(*), max(id) FROM (SELECT t.id AS id FROM ` + r.table + ` AS t WHERE t.id > ? AND ` + r.cond + ` ORDER BY t.id LIMIT ?)`
-	args := append(append([]any{after}, r.args...), p.Max)
+	q := `SELECT count(*), max(id) FROM (SELECT t.id AS id FROM ` + r.table + ` AS t WHERE t.id > ? AND t.id < ? AND ` + r.cond + ` ORDER BY t.id LIMIT ?)`
+	args := append(append([]any{after, until}, r.args...), p.Max)
 	if err := tx.QueryRowxContext(ctx, q, args...).Scan(&n, &hi); err != nil {
 		return store.DeleteBatchResult{}, err
 	}
@@ -241,6 +245,11 @@ func (sqliteDialect) deleteWhere(table, cond string) string {
 	return `DELETE FROM ` + table + ` WHERE ` + cond
 }
 func (sqliteDialect) lockRows() string { return "" }
+
+// partition: SQLite takes one writer at a time, so the walk is one range.
+func (sqliteDialect) partition(context.Context, *Store, string, int) ([]store.Range, error) {
+	return []store.Range{{}}, nil
+}
 
 // lockScope: a SQLite file holds one table set per name.
 func (sqliteDialect) lockScope(context.Context, *sqlx.DB) (string, error) { return "", nil }

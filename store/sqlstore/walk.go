@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -28,6 +29,51 @@ func (s *Store) DeleteBatch(ctx context.Context, p store.DeleteBatchParams) (sto
 		return res, fmt.Errorf("delete %s from %s in %s: %w", p.Target, r.tableName, s.display, s.fail(err))
 	}
 	return res, nil
+}
+
+// Partition cuts the walk of a target's table into disjoint ranges.
+func (s *Store) Partition(ctx context.Context, p store.PartitionParams) ([]store.Range, error) {
+	r, ok := rules[p.Target]
+	if !ok {
+		return nil, fmt.Errorf("unknown deletion target %d", int(p.Target))
+	}
+	if p.Parts <= 1 {
+		return []store.Range{{}}, nil
+	}
+	ranges, err := s.d.partition(ctx, s, s.q(r.table), p.Parts)
+	if err != nil {
+		return nil, fmt.Errorf("partition %s in %s: %w", s.name(r.table), s.display, s.fail(err))
+	}
+	return ranges, nil
+}
+
+// idRanges cuts the ids from lo to hi into at most parts ranges of id
+// cursors; the last is open, so rows added meanwhile are in it.
+func idRanges(lo, hi int64, parts int) []store.Range {
+	if hi <= lo || parts <= 1 {
+		return []store.Range{{}}
+	}
+	width := (hi - lo + int64(parts)) / int64(parts)
+	var out []store.Range
+	from := store.Cursor("")
+	for i := 1; i < parts; i++ {
+		edge := lo + int64(i)*width // ranges hold ids < edge
+		if edge > hi {
+			break
+		}
+		out = append(out, store.Range{From: from, Until: idCursor(edge)})
+		from = idCursor(edge - 1) // the walk starts after From
+	}
+	return append(out, store.Range{From: from})
+}
+
+// idUntil reads an Until of a walk by id: the walk stays below it
+// (math.MaxInt64 when there is none).
+func idUntil(c store.Cursor) (int64, error) {
+	if c == "" {
+		return math.MaxInt64, nil
+	}
+	return parseIDCursor(c)
 }
 
 // CountMatches counts the rows a step would delete after the earlier steps

@@ -60,7 +60,7 @@ type result struct {
 func main() {
 	dbKind := flag.String("db", "postgres", "database: postgres, sqlite or mysql")
 	ns := flag.String("n", "100000,1000000", "comma-separated numbers of access tokens to seed")
-	order := flag.String("order", "a,c,c,a", "variants to run, in this order (each on a fresh copy): a (oauthkit), b (DOT's pattern), c (floor), a-id (oauthkit walking by primary key)")
+	order := flag.String("order", "a,c,c,a", "variants to run, in this order (each on a fresh copy): a (oauthkit), a2 (oauthkit with 2 workers), b (DOT's pattern), c (floor), a-id (oauthkit walking by primary key)")
 	pg := flag.String("postgres", envOr("OAUTHKIT_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"), "PostgreSQL URL (a database where the user may create schemas)")
 	my := flag.String("mysql", envOr("OAUTHKIT_TEST_MYSQL", "mysql://root@127.0.0.1:3306/test"), "MySQL/MariaDB URL (a user who may create databases)")
 	dir := flag.String("dir", os.TempDir(), "folder for the SQLite copies")
@@ -221,7 +221,7 @@ func runChild(v, u string, now time.Time) error {
 	start := time.Now()
 	var steps []stepTime
 	switch v {
-	case "a", "a-id":
+	case "a", "a2", "a-id":
 		var opts []sqlstore.Option
 		if v == "a-id" {
 			opts = append(opts, sqlstore.WalkByPrimaryKey())
@@ -231,6 +231,9 @@ func runChild(v, u string, now time.Time) error {
 			return err
 		}
 		o := cleanup.Options{Store: st, Rules: cleanup.RulesDOT33, RefreshTokenExpire: expire, BatchSize: batchSize, Now: now, Lock: cleanup.LockNone}
+		if v == "a2" {
+			o.Workers = 2
+		}
 		rep, err := cleanup.Clear(ctx, o)
 		if err != nil {
 			return err
