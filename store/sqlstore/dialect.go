@@ -82,7 +82,7 @@ type dialect interface {
 	lockRows() string
 
 	// partition cuts the walk of table into at most parts disjoint ranges.
-	partition(ctx context.Context, s *Store, table string, parts int) ([]store.Range, error)
+	partition(ctx context.Context, s *Store, r boundRule, parts int) ([]store.Range, error)
 
 	// lockScope is what, besides the table names, tells one table set from
 	// another in the same server (PostgreSQL: database and schema).

@@ -337,9 +337,9 @@ func (d mysqlDialect) lockedBatch(ctx context.Context, tx *sqlx.Tx, r boundRule,
 }
 
 // partition cuts the ids into ranges of equal width.
-func (mysqlDialect) partition(ctx context.Context, s *Store, table string, parts int) ([]store.Range, error) {
+func (mysqlDialect) partition(ctx context.Context, s *Store, r boundRule, parts int) ([]store.Range, error) {
 	var lo, hi sql.NullInt64
-	if err := s.db.QueryRowxContext(ctx, `SELECT MIN(id), MAX(id) FROM `+table).Scan(&lo, &hi); err != nil {
+	if err := s.db.QueryRowxContext(ctx, `SELECT MIN(id), MAX(id) FROM `+r.table).Scan(&lo, &hi); err != nil {
 		return nil, err
 	}
 	return idRanges(lo.Int64, hi.Int64, parts), nil

@@ -235,14 +235,33 @@ func (d postgresDialect) deleteBatch(ctx context.Context, s *Store, r boundRule,
 		untilBlock = u.block
 	}
 	hiBlock := min(cur.block+cur.window, untilBlock)
-	with := pgBatchCTEs(r, `t.ctid AS k FROM `+r.table+` AS t WHERE t.ctid > ?::tid AND t.ctid < ?::tid AND `+r.cond+` ORDER BY t.ctid LIMIT ?`,
-		`t.ctid = ANY (ARRAY(SELECT k FROM batch))`)
+	lo, hi := fmt.Sprintf("(%d,%d)", cur.block, cur.offset), fmt.Sprintf("(%d,0)", hiBlock)
+	var with string
+	var args []any
+	walked := r.table
+	if r.driveTable == "" {
+		with = pgBatchCTEs(r, `t.ctid AS k, t.ctid AS w FROM `+r.table+` AS t WHERE t.ctid > ?::tid AND t.ctid < ?::tid AND `+r.cond+` ORDER BY t.ctid LIMIT ?`,
+			`t.ctid = ANY (ARRAY(SELECT k FROM batch))`)
+		args = append(append(append([]any{lo, hi}, r.args...), p.Max), r.args...)
+	} else {
+		// Driven: the window is over the driving table's pages (the expired
+		// access tokens), and the rows to delete are found from them
+		// through the unique index on the joining column; the DELETE
+		// checks the rule's own condition again.
+		walked = r.driveTable
+		rest := ""
+		if r.driveRest != "" {
+			rest = " AND " + r.driveRest
+		}
+		with = pgBatchCTEs(r, `r.ctid AS k, a.ctid AS w FROM `+r.driveTable+` AS a JOIN `+r.table+` AS r ON r.`+r.driveColumn+` = a.id
+ WHERE a.ctid > ?::tid AND a.ctid < ?::tid AND `+r.driveCond+rest+` ORDER BY a.ctid LIMIT ?`,
+			`t.ctid = ANY (ARRAY(SELECT k FROM batch))`)
+		args = append(append(append([]any{lo, hi}, r.args...), p.Max), r.args...)
+	}
 	q := s.db.Rebind(with + `
-SELECT (SELECT count(*) FROM del), (SELECT count(*) FROM batch), COALESCE((SELECT max(k) FROM batch)::text, ''),
+SELECT (SELECT count(*) FROM del), (SELECT count(*) FROM batch), COALESCE((SELECT max(w) FROM batch)::text, ''),
        pg_relation_size(?::regclass) / current_setting('block_size')::bigint`)
-	args := []any{fmt.Sprintf("(%d,%d)", cur.block, cur.offset), fmt.Sprintf("(%d,0)", hiBlock)}
-	args = append(append(append(args, r.args...), p.Max), r.args...)
-	args = append(args, r.table)
+	args = append(args, walked)
 
 	var deleted, selected, nblocks int64
 	var maxKey string
@@ -356,17 +375,21 @@ func (postgresDialect) lockRows() string { return " FOR UPDATE" }
 
 // partition cuts the table's pages (or, walking by id, its ids) into
 // ranges of equal size; the last is open, for rows added meanwhile.
-func (d postgresDialect) partition(ctx context.Context, s *Store, table string, parts int) ([]store.Range, error) {
+func (d postgresDialect) partition(ctx context.Context, s *Store, r boundRule, parts int) ([]store.Range, error) {
 	v, err := d.serverVersion(ctx, s.db)
 	if err != nil {
 		return nil, err
 	}
 	if s.walkByID || v < 140000 {
 		var lo, hi sql.NullInt64
-		if err := s.db.QueryRowxContext(ctx, `SELECT min(id), max(id) FROM `+table).Scan(&lo, &hi); err != nil {
+		if err := s.db.QueryRowxContext(ctx, `SELECT min(id), max(id) FROM `+r.table).Scan(&lo, &hi); err != nil {
 			return nil, err
 		}
 		return idRanges(lo.Int64, hi.Int64, parts), nil
+	}
+	table := r.table
+	if r.driveTable != "" {
+		table = r.driveTable // the walk goes over the driving table's pages
 	}
 	var blocks int64
 	if err := s.db.GetContext(ctx, &blocks, `SELECT pg_relation_size($1::regclass) / current_setting('block_size')::bigint`, table); err != nil {

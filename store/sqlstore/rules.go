@@ -44,6 +44,19 @@ type rule struct {
 	// this key get NULL there, in the same transaction, because DOT's
 	// foreign keys have no ON DELETE action.
 	setNull *fk
+	// drive, when set, says the same rows can be found from another table:
+	// the rows of drive.table (aliased al) matching drive.cond, joined
+	// through the rule's column drive.column, that also match rest (on the
+	// rule's row, aliased al). A walk may go over that table instead (see
+	// PostgreSQL's), visiting only the rows that can match.
+	drive *drive
+}
+
+type drive struct {
+	table  tableRole
+	column string
+	cond   func(al string) string // holds the cutoff's "?"
+	rest   func(al string) string // may be ""
 }
 
 var sourceRefreshToken = &fk{roleAccess, "source_refresh_token_id"}
@@ -61,11 +74,15 @@ var rules = map[store.Target]rule{
 	store.RefreshAccessExpiredBefore: {table: roleRefresh, usesCutoff: true, setNull: sourceRefreshToken,
 		own: func(s *Store, al, sub string) string {
 			return "EXISTS (SELECT 1 FROM " + s.q(roleAccess) + " " + sub + " WHERE " + sub + ".id = " + al + ".access_token_id AND " + sub + ".expires < ?)"
-		}},
+		},
+		drive: &drive{table: roleAccess, column: "access_token_id",
+			cond: func(al string) string { return al + ".expires < ?" }, rest: func(string) string { return "" }}},
 	store.RefreshLiveAccessExpiredAtOrBefore: {table: roleRefresh, usesCutoff: true, setNull: sourceRefreshToken,
 		own: func(s *Store, al, sub string) string {
 			return al + ".revoked IS NULL AND EXISTS (SELECT 1 FROM " + s.q(roleAccess) + " " + sub + " WHERE " + sub + ".id = " + al + ".access_token_id AND " + sub + ".expires <= ?)"
-		}},
+		},
+		drive: &drive{table: roleAccess, column: "access_token_id",
+			cond: func(al string) string { return al + ".expires <= ?" }, rest: func(al string) string { return al + ".revoked IS NULL" }}},
 	// Django would also set refreshtoken.access_token_id to NULL for a
 	// deleted access token; keptWhileReferenced, re-checked by the delete
 	// itself, means there is none, so that update is left out. Likewise an
@@ -88,6 +105,10 @@ type boundRule struct {
 	args      []any
 	// nullTable and nullColumn are the SET_NULL, when the rule has one.
 	nullTable, nullColumn string
+	// The drive, when the rule has one: the table (quoted), the join
+	// column, the condition on the driving row (alias "a") and the rest on
+	// the rule's row (alias "r"; "" for none); the cutoff is args[0].
+	driveTable, driveColumn, driveCond, driveRest string
 }
 
 func (s *Store) bind(step store.Step) (boundRule, error) {
@@ -99,6 +120,9 @@ func (s *Store) bind(step store.Step) (boundRule, error) {
 	b.cond = s.where(step, nil, "t", 0, &b.args)
 	if r.setNull != nil {
 		b.nullTable, b.nullColumn = s.q(r.setNull.table), r.setNull.column
+	}
+	if dr := r.drive; dr != nil {
+		b.driveTable, b.driveColumn, b.driveCond, b.driveRest = s.q(dr.table), dr.column, dr.cond("a"), dr.rest("r")
 	}
 	return b, nil
 }

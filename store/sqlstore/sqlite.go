@@ -247,7 +247,7 @@ func (sqliteDialect) deleteWhere(table, cond string) string {
 func (sqliteDialect) lockRows() string { return "" }
 
 // partition: SQLite takes one writer at a time, so the walk is one range.
-func (sqliteDialect) partition(context.Context, *Store, string, int) ([]store.Range, error) {
+func (sqliteDialect) partition(context.Context, *Store, boundRule, int) ([]store.Range, error) {
 	return []store.Range{{}}, nil
 }
 

@@ -33,16 +33,16 @@ func (s *Store) DeleteBatch(ctx context.Context, p store.DeleteBatchParams) (sto
 
 // Partition cuts the walk of a target's table into disjoint ranges.
 func (s *Store) Partition(ctx context.Context, p store.PartitionParams) ([]store.Range, error) {
-	r, ok := rules[p.Target]
-	if !ok {
-		return nil, fmt.Errorf("unknown deletion target %d", int(p.Target))
+	r, err := s.bind(store.Step{Target: p.Target})
+	if err != nil {
+		return nil, err
 	}
 	if p.Parts <= 1 {
 		return []store.Range{{}}, nil
 	}
-	ranges, err := s.d.partition(ctx, s, s.q(r.table), p.Parts)
+	ranges, err := s.d.partition(ctx, s, r, p.Parts)
 	if err != nil {
-		return nil, fmt.Errorf("partition %s in %s: %w", s.name(r.table), s.display, s.fail(err))
+		return nil, fmt.Errorf("partition %s in %s: %w", r.tableName, s.display, s.fail(err))
 	}
 	return ranges, nil
 }
