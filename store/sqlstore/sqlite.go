@@ -182,10 +182,13 @@ func (sqliteDialect) safeMessage(err error) (string, bool) {
 	return "", false
 }
 
-// deleteBatch walks the table in rowid (id) order. SQLite takes the write
-// lock at BEGIN (_txlock=immediate), so nothing changes between the
-// statements of a batch: find the id range of the next Max matches, null
-// the references to them, delete them.
+// deleteBatch walks the table in rowid (id) order, each batch one
+// transaction that takes the write lock at BEGIN (_txlock=immediate), so
+// nothing changes under it. A batch is a range of Max consecutive ids from
+// the next row on, which holds at most Max rows: one DELETE checks the
+// condition and returns the ids it took, and the references to them are
+// then nulled (the foreign keys are deferred to COMMIT). Each row is read
+// once, by the DELETE only.
 func (sqliteDialect) deleteBatch(ctx context.Context, s *Store, r boundRule, p store.DeleteBatchParams) (store.DeleteBatchResult, error) {
 	after, err := parseIDCursor(p.After)
 	if err != nil {
@@ -201,49 +204,54 @@ func (sqliteDialect) deleteBatch(ctx context.Context, s *Store, r boundRule, p s
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
 
-	var n int64
-	var hi sql.NullInt64
-	q := `SELECT count(*), max(id) FROM (SELECT t.id AS id FROM ` + r.table + ` AS t WHERE t.id > ? AND t.id < ? AND ` + r.cond + ` ORDER BY t.id LIMIT ?)`
-	args := append(append([]any{after, until}, r.args...), p.Max)
-	if err := tx.QueryRowxContext(ctx, q, args...).Scan(&n, &hi); err != nil {
+	var first sql.NullInt64
+	if err := tx.QueryRowxContext(ctx, `SELECT min(id) FROM `+r.table+` WHERE id > ? AND id < ?`, after, until).Scan(&first); err != nil {
 		return store.DeleteBatchResult{}, err
 	}
-	if n == 0 {
+	if !first.Valid {
 		return store.DeleteBatchResult{Next: p.After, Done: true}, tx.Commit()
 	}
-	rangeArgs := append([]any{after, hi.Int64}, r.args...)
-	inRange := `t.id > ? AND t.id <= ? AND ` + r.cond
-	if r.nullTable != "" {
-		u := `UPDATE ` + r.nullTable + ` SET ` + r.nullColumn + ` = NULL WHERE ` + r.nullColumn +
-			` IN (SELECT t.id FROM ` + r.table + ` AS t WHERE ` + inRange + `)`
-		if _, err := tx.ExecContext(ctx, u, rangeArgs...); err != nil {
+	lo, hi := first.Int64-1, min(first.Int64-1+int64(p.Max), until-1)
+	rows, err := tx.QueryContext(ctx, `DELETE FROM `+r.table+` AS t WHERE t.id > ? AND t.id <= ? AND `+r.cond+` RETURNING id`,
+		append([]any{lo, hi}, r.args...)...)
+	if err != nil {
+		return store.DeleteBatchResult{}, err
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
 			return store.DeleteBatchResult{}, err
 		}
+		ids = append(ids, id)
 	}
-	res, err := tx.ExecContext(ctx, `DELETE FROM `+r.table+` AS t WHERE `+inRange, rangeArgs...)
-	if err != nil {
+	if err := rows.Close(); err != nil {
 		return store.DeleteBatchResult{}, err
 	}
-	deleted, err := res.RowsAffected()
-	if err != nil {
-		return store.DeleteBatchResult{}, err
+	if r.nullTable != "" && len(ids) > 0 {
+		d := sqliteDialect{}
+		if _, err := tx.ExecContext(ctx, d.nullRefs(r.nullTable, r.nullColumn, d.idSet()), idsJSON(ids)); err != nil {
+			return store.DeleteBatchResult{}, err
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return store.DeleteBatchResult{}, err
 	}
-	return store.DeleteBatchResult{Deleted: deleted, Next: idCursor(hi.Int64), Done: n < int64(p.Max)}, nil
+	return store.DeleteBatchResult{Deleted: int64(len(ids)), Next: idCursor(hi)}, nil
 }
 
 func (sqliteDialect) idSet() string { return `(SELECT value FROM json_each(?))` }
 
-// lockRows: BEGIN IMMEDIATE (the DSN's _txlock) already keeps every other
-// writer out for the whole transaction.
 func (sqliteDialect) nullRefs(table, col, ids string) string {
 	return `UPDATE ` + table + ` SET ` + col + ` = NULL WHERE ` + col + ` IN ` + ids
 }
 func (sqliteDialect) deleteWhere(table, cond string) string {
 	return `DELETE FROM ` + table + ` WHERE ` + cond
 }
+
+// lockRows: BEGIN IMMEDIATE (the DSN's _txlock) already keeps every other
+// writer out for the whole transaction.
 func (sqliteDialect) lockRows() string { return "" }
 
 // partition: SQLite takes one writer at a time, so the walk is one range.
