@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -135,9 +134,9 @@ func TestBadUsageLockAndJSON(t *testing.T) {
 	require.Equal(t, 0, r.Code, r.Stderr)
 	var obj map[string]any
 	require.NoError(t, json.Unmarshal([]byte(r.Stdout), &obj))
-	doc := readmeJSONFields(t, "clearcimdapplications")
+	doc := testcmd.READMEJSONFields(t, "clearcimdapplications")
 	for k, v := range obj {
-		assert.Equal(t, doc[k], kind(v), "field %s", k)
+		assert.Equal(t, doc[k], testcmd.JSONKind(v), "field %s", k)
 	}
 	for k := range doc {
 		assert.Contains(t, obj, k, "documented field %s is printed", k)
@@ -149,36 +148,4 @@ func TestBadUsageLockAndJSON(t *testing.T) {
 	r = run(t, nil, "--help")
 	assert.Contains(t, r.Stdout, "--batch-size N")
 	assert.Contains(t, r.Stdout, "(default 1000)")
-}
-
-func readmeJSONFields(t *testing.T, name string) map[string]string {
-	b, err := os.ReadFile("../../README.md")
-	require.NoError(t, err)
-	s := string(b)
-	start := strings.Index(s, "<!-- json:"+name+" -->")
-	end := strings.Index(s, "<!-- /json:"+name+" -->")
-	require.True(t, start >= 0 && end > start, "README has the json:%s table", name)
-	fields := map[string]string{}
-	row := regexp.MustCompile("^\\| `([^`]+)` \\| (string|number|boolean|array|object)\\b")
-	for _, line := range strings.Split(s[start:end], "\n") {
-		if m := row.FindStringSubmatch(line); m != nil {
-			fields[m[1]] = m[2]
-		}
-	}
-	require.NotEmpty(t, fields)
-	return fields
-}
-
-func kind(v any) string {
-	switch v.(type) {
-	case string:
-		return "string"
-	case float64:
-		return "number"
-	case bool:
-		return "boolean"
-	case []any:
-		return "array"
-	}
-	return "other"
 }

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthkit/oauthkit/cleanup"
+	"github.com/oauthkit/oauthkit/internal/testcmd"
 	"github.com/oauthkit/oauthkit/store"
 	"github.com/oauthkit/oauthkit/store/sqlstore"
 	"github.com/oauthkit/oauthkit/store/sqlstore/sqlstoretest"
@@ -229,7 +229,7 @@ func TestJSONMatchesREADME(t *testing.T) {
 	var obj map[string]any
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &obj))
 	got := jsonFields(obj, "")
-	doc := readmeJSONFields(t, "cleartokens")
+	doc := testcmd.READMEJSONFields(t, "cleartokens")
 	for f, kind := range got {
 		if strings.HasSuffix(f, "cutoff") || strings.HasSuffix(f, "skip_reason") {
 			continue // only some steps have them: checked below
@@ -265,7 +265,7 @@ func jsonFields(v any, prefix string) map[string]string {
 			if prefix != "" {
 				p = prefix + "." + k
 			}
-			out[p] = kind(val)
+			out[p] = testcmd.JSONKind(val)
 			if arr, ok := val.([]any); ok && len(arr) > 0 {
 				if _, isObj := arr[0].(map[string]any); isObj {
 					for _, el := range arr {
@@ -278,48 +278,6 @@ func jsonFields(v any, prefix string) map[string]string {
 		}
 	}
 	return out
-}
-
-func kind(v any) string {
-	switch v.(type) {
-	case string:
-		return "string"
-	case float64:
-		return "number"
-	case bool:
-		return "boolean"
-	case []any:
-		return "array"
-	case map[string]any:
-		return "object"
-	}
-	return "null"
-}
-
-// readmeJSONFields reads the table between <!-- json:NAME --> and
-// <!-- /json:NAME --> in the README: | `field` | type | meaning |.
-func readmeJSONFields(t *testing.T, name string) map[string]string {
-	b, err := os.ReadFile("../../README.md")
-	require.NoError(t, err)
-	s := string(b)
-	start := strings.Index(s, "<!-- json:"+name+" -->")
-	end := strings.Index(s, "<!-- /json:"+name+" -->")
-	require.True(t, start >= 0 && end > start, "README has the json:%s table", name)
-	fields := map[string]string{}
-	row := regexp.MustCompile("^\\| `([^`]+)` \\| (string|number|boolean|array|object)\\b")
-	for _, line := range strings.Split(s[start:end], "\n") {
-		if m := row.FindStringSubmatch(line); m != nil {
-			fields[m[1]] = m[2]
-		}
-	}
-	require.NotEmpty(t, fields)
-	keys := make([]string, 0, len(fields))
-	for k := range fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	t.Logf("documented: %v", keys)
-	return fields
 }
 
 func lockParams() store.LockParams { return store.LockParams{Name: cleanup.LockName} }

@@ -5,12 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/oauthkit/oauthkit/internal/testcmd"
 	"github.com/oauthkit/oauthkit/store/sqlstore"
 	"github.com/oauthkit/oauthkit/store/sqlstore/sqlstoretest"
 )
@@ -43,9 +43,9 @@ func TestJSONAlwaysHasIDAndMatchesREADME(t *testing.T) {
 	assert.Equal(t, true, again["existed"])
 	assert.EqualValues(t, e.Int(t, `SELECT id FROM oauth2_provider_application WHERE client_id = 'svc2'`), again["id"])
 
-	doc := readmeJSONFields(t, "createapplication")
+	doc := testcmd.READMEJSONFields(t, "createapplication")
 	for k, v := range first {
-		assert.Equal(t, doc[k], jsonKind(v), "field %s", k)
+		assert.Equal(t, doc[k], testcmd.JSONKind(v), "field %s", k)
 	}
 	for k := range doc {
 		_, ok := first[k]
@@ -97,38 +97,4 @@ func TestCommaSeparatedRedirectURIsWarn(t *testing.T) {
 	r = run(t, e, nil, "", "public", "authorization-code", "--redirect-uris", "https://a.example/cb https://a.example/cb2")
 	require.Equal(t, 0, r.Code, r.Stderr)
 	assert.NotContains(t, r.Stderr, "Warning")
-}
-
-func readmeJSONFields(t *testing.T, name string) map[string]string {
-	b, err := os.ReadFile("../../README.md")
-	require.NoError(t, err)
-	s := string(b)
-	start := strings.Index(s, "<!-- json:"+name+" -->")
-	end := strings.Index(s, "<!-- /json:"+name+" -->")
-	require.True(t, start >= 0 && end > start, "README has the json:%s table", name)
-	fields := map[string]string{}
-	row := regexp.MustCompile("^\\| `([^`]+)` \\| (string|number|boolean|array|object)\\b")
-	for _, line := range strings.Split(s[start:end], "\n") {
-		if m := row.FindStringSubmatch(line); m != nil {
-			fields[m[1]] = m[2]
-		}
-	}
-	require.NotEmpty(t, fields)
-	return fields
-}
-
-func jsonKind(v any) string {
-	switch v.(type) {
-	case string:
-		return "string"
-	case float64:
-		return "number"
-	case bool:
-		return "boolean"
-	case []any:
-		return "array"
-	case map[string]any:
-		return "object"
-	}
-	return "null"
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -79,5 +80,68 @@ func URLsWithPassword(pw string) []string {
 		"postgres://u@127.0.0.1:1/db?sslmode=disable&password=" + url.QueryEscape(pw),
 		"postgres://u@127.0.0.1:1/db?sslmode=disable&sslpassword=" + url.QueryEscape(pw),
 		"postgres:u:" + pw + "@127.0.0.1:1/db",
+	}
+}
+
+// READMEJSONFields reads the table between <!-- json:NAME --> and
+// <!-- /json:NAME --> in the repository's README (rows "| `field` | type |
+// …") and returns each documented field with its JSON type.
+func READMEJSONFields(t testing.TB, name string) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	start := strings.Index(s, "<!-- json:"+name+" -->")
+	end := strings.Index(s, "<!-- /json:"+name+" -->")
+	if start < 0 || end < start {
+		t.Fatalf("README has no json:%s table", name)
+	}
+	fields := map[string]string{}
+	row := regexp.MustCompile("^\\| `([^`]+)` \\| (string|number|boolean|array|object)\\b")
+	for _, line := range strings.Split(s[start:end], "\n") {
+		if m := row.FindStringSubmatch(line); m != nil {
+			fields[m[1]] = m[2]
+		}
+	}
+	if len(fields) == 0 {
+		t.Fatalf("README's json:%s table lists no field", name)
+	}
+	return fields
+}
+
+// JSONKind is the JSON type of a value decoded into any.
+func JSONKind(v any) string {
+	switch v.(type) {
+	case string:
+		return "string"
+	case float64:
+		return "number"
+	case bool:
+		return "boolean"
+	case []any:
+		return "array"
+	case map[string]any:
+		return "object"
+	}
+	return "null"
+}
+
+// repoRoot is the folder of go.mod above the working folder.
+func repoRoot(t testing.TB) string {
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the working folder")
+		}
+		dir = parent
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -375,8 +374,13 @@ func (d mysqlDialect) lock(ctx context.Context, s *Store, key string, p store.Lo
 			return nil, err
 		}
 		if got.Valid && got.Int64 == 1 {
-			u := &sessionLock{conn: conn, release: `SELECT RELEASE_LOCK(?)`, name: name, stop: make(chan struct{}), done: make(chan struct{})}
-			go u.heartbeat(10 * time.Second)
+			u := &sessionLock{conn: conn, release: `SELECT RELEASE_LOCK(?)`, name: name}
+			u.start(10*time.Second, func(ctx context.Context) error {
+				if err := conn.PingContext(ctx); err != nil {
+					return fmt.Errorf("%w: its connection failed: %w", store.ErrLockLost, err)
+				}
+				return nil
+			})
 			return u, nil
 		}
 		if !p.Wait {
@@ -402,47 +406,14 @@ func lockName(key string) string {
 // sessionLock is a lock held by a session: released by a statement, or
 // when the connection closes.
 type sessionLock struct {
+	heartbeat
 	conn    *sql.Conn
 	release string
 	name    string
-	stop    chan struct{}
-	done    chan struct{}
-	mu      sync.Mutex
-	lost    error
-}
-
-// heartbeat notices when the connection holding the lock dies.
-func (u *sessionLock) heartbeat(every time.Duration) {
-	defer close(u.done)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-u.stop:
-			return
-		case <-t.C:
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		err := u.conn.PingContext(ctx)
-		cancel()
-		if err != nil {
-			u.mu.Lock()
-			u.lost = fmt.Errorf("%w: its connection failed: %w", store.ErrLockLost, err)
-			u.mu.Unlock()
-			return
-		}
-	}
-}
-
-func (u *sessionLock) Err() error {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return u.lost
 }
 
 func (u *sessionLock) Unlock() error {
-	close(u.stop)
-	<-u.done
+	u.end()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err := u.conn.ExecContext(ctx, u.release, u.name)

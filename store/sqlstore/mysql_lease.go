@@ -73,8 +73,8 @@ func (d mysqlDialect) leaseLock(ctx context.Context, s *Store, key string, p sto
 			return nil, err
 		}
 		if got && err == nil {
-			u := &leaseHolder{s: s, tbl: tbl, name: name, holder: holder, micros: micros, stop: make(chan struct{}), done: make(chan struct{})}
-			go u.renew(lease / 3)
+			u := &leaseHolder{s: s, tbl: tbl, name: name, holder: holder, micros: micros, lastGood: time.Now()}
+			u.start(lease/3, u.renew)
 			return u, nil
 		}
 		if err == nil && !p.Wait {
@@ -146,64 +146,37 @@ func holderID() string {
 }
 
 type leaseHolder struct {
+	heartbeat
 	s                 *Store
 	tbl, name, holder string
 	micros            int64
-	stop, done        chan struct{}
-	mu                sync.Mutex
-	lost              error
+	lastGood          time.Time
 }
 
 // renew extends the lease while it is held; a renewal that finds the lease
-// gone (taken over after it expired) or that keeps failing past the lease
-// marks the lock lost.
-func (u *leaseHolder) renew(every time.Duration) {
-	defer close(u.done)
-	t := time.NewTicker(max(every, 100*time.Millisecond))
-	defer t.Stop()
-	lastGood := time.Now()
-	for {
-		select {
-		case <-u.stop:
-			return
-		case <-t.C:
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		res, err := u.s.db.ExecContext(ctx, `UPDATE `+u.tbl+` SET expires = UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND WHERE name = ? AND holder = ?`, u.micros, u.name, u.holder)
-		cancel()
-		var n int64
-		if err == nil {
-			n, err = res.RowsAffected()
-		}
-		switch {
-		case err == nil && n == 1:
-			lastGood = time.Now()
-		case err == nil:
-			u.fail(fmt.Errorf("%w: its lease was taken over", store.ErrLockLost))
-			return
-		case time.Since(lastGood) > time.Duration(u.micros)*time.Microsecond:
-			u.fail(fmt.Errorf("%w: its lease could not be renewed: %w", store.ErrLockLost, err))
-			return
-		}
+// gone (taken over after it expired), or failures for longer than the
+// lease, mark the lock lost.
+func (u *leaseHolder) renew(ctx context.Context) error {
+	res, err := u.s.db.ExecContext(ctx, `UPDATE `+u.tbl+` SET expires = UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND WHERE name = ? AND holder = ?`, u.micros, u.name, u.holder)
+	var n int64
+	if err == nil {
+		n, err = res.RowsAffected()
 	}
-}
-
-func (u *leaseHolder) fail(err error) {
-	u.mu.Lock()
-	u.lost = err
-	u.mu.Unlock()
-}
-
-func (u *leaseHolder) Err() error {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return u.lost
+	switch {
+	case err == nil && n == 1:
+		u.lastGood = time.Now()
+		return nil
+	case err == nil:
+		return fmt.Errorf("%w: its lease was taken over", store.ErrLockLost)
+	case time.Since(u.lastGood) > time.Duration(u.micros)*time.Microsecond:
+		return fmt.Errorf("%w: its lease could not be renewed: %w", store.ErrLockLost, err)
+	}
+	return nil // try again at the next beat
 }
 
 // Unlock deletes the lease row (if it is still ours).
 func (u *leaseHolder) Unlock() error {
-	close(u.stop)
-	<-u.done
+	u.end()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err := u.s.db.ExecContext(ctx, `DELETE FROM `+u.tbl+` WHERE name = ? AND holder = ?`, u.name, u.holder)

@@ -471,8 +471,13 @@ func tryXactLock(ctx context.Context, db *sqlx.DB, id int64) (*pgUnlocker, error
 		}
 		return nil, err
 	}
-	u := &pgUnlocker{conn: conn, tx: tx, stop: make(chan struct{}), done: make(chan struct{})}
-	go u.heartbeat(heartbeatEvery(idleTimeout))
+	u := &pgUnlocker{conn: conn, tx: tx}
+	u.start(heartbeatEvery(idleTimeout), func(ctx context.Context) error {
+		if _, err := tx.ExecContext(ctx, `SELECT 1`); err != nil {
+			return fmt.Errorf("%w: its connection failed: %w", store.ErrLockLost, err)
+		}
+		return nil
+	})
 	return u, nil
 }
 
@@ -490,48 +495,16 @@ func heartbeatEvery(setting string) time.Duration {
 }
 
 type pgUnlocker struct {
+	heartbeat
 	conn *sql.Conn
 	tx   *sql.Tx
-	stop chan struct{}
-	done chan struct{}
-	mu   sync.Mutex
-	lost error
-}
-
-func (u *pgUnlocker) heartbeat(every time.Duration) {
-	defer close(u.done)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-u.stop:
-			return
-		case <-t.C:
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		_, err := u.tx.ExecContext(ctx, `SELECT 1`)
-		cancel()
-		if err != nil {
-			u.mu.Lock()
-			u.lost = fmt.Errorf("%w: its connection failed: %w", store.ErrLockLost, err)
-			u.mu.Unlock()
-			return
-		}
-	}
-}
-
-func (u *pgUnlocker) Err() error {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return u.lost
 }
 
 // Unlock ends the transaction, which releases the lock, and returns the
 // connection. If that fails, closing the connection ends the session and
 // releases it all the same.
 func (u *pgUnlocker) Unlock() error {
-	close(u.stop)
-	<-u.done
+	u.end()
 	err := u.tx.Rollback()
 	if cerr := u.conn.Close(); err == nil {
 		err = cerr
