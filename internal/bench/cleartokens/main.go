@@ -68,6 +68,7 @@ func main() {
 	child := flag.String("child", "", "internal: run one variant against -url")
 	childURL := flag.String("url", "", "internal")
 	nowFlag := flag.String("now", "", "internal")
+	seedOnly := flag.Bool("seed-only", false, "seed one copy of the first -n, print its URL and keep it (to study a plan by hand; drop it yourself)")
 	flag.Parse()
 	if *child != "" {
 		now, _ := time.Parse(time.RFC3339Nano, *nowFlag)
@@ -92,6 +93,13 @@ func main() {
 	// Whole seconds: SQLite's seeded text times then read as Django writes them.
 	now := time.Now().UTC().Truncate(time.Second)
 	variants := strings.Split(*order, ",")
+	if *seedOnly {
+		n, err := strconv.Atoi(strings.TrimSpace(strings.Split(*ns, ",")[0]))
+		must(err)
+		u, _ := target.seed(n, now)
+		fmt.Printf("%s\nnow=%s\n", u, now.Format(time.RFC3339Nano))
+		return
+	}
 	fmt.Printf("cleartokens benchmark: %s, DOT 3.0.1 layout, rules dot-3.3, REFRESH_TOKEN_EXPIRE_SECONDS=86400, batch size %d, order %s, median of each\n",
 		*dbKind, batchSize, *order)
 	for _, s := range strings.Split(*ns, ",") {
