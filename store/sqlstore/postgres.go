@@ -202,7 +202,7 @@ func (d postgresDialect) serverVersion(ctx context.Context, db *sqlx.DB) (int, e
 }
 
 // deleteBatch: every batch is one statement, so one transaction, and the
-// condition is re-checked by the DELETE itself. The statement reports how
+// row's own condition is re-checked by the DELETE itself. The statement reports how
 // many rows it deleted and where the walk stands, so memory stays flat.
 //
 // On PostgreSQL 14 and later the walk goes by physical position (ctid)
@@ -242,7 +242,7 @@ func (d postgresDialect) deleteBatch(ctx context.Context, s *Store, r boundRule,
 	if r.driveTable == "" {
 		with = pgBatchCTEs(r, `t.ctid AS k, t.ctid AS w FROM `+r.table+` AS t WHERE t.ctid > ?::tid AND t.ctid < ?::tid AND `+r.cond+` ORDER BY t.ctid LIMIT ?`,
 			`t.ctid = ANY (ARRAY(SELECT k FROM batch))`)
-		args = append(append(append([]any{lo, hi}, r.args...), p.Max), r.args...)
+		args = append(append(append([]any{lo, hi}, r.args...), p.Max), r.recheckArgs...)
 	} else {
 		// Driven: the window is over the driving table's pages (the expired
 		// access tokens), and the rows to delete are found from them
@@ -256,7 +256,7 @@ func (d postgresDialect) deleteBatch(ctx context.Context, s *Store, r boundRule,
 		with = pgBatchCTEs(r, `r.ctid AS k, a.ctid AS w FROM `+r.driveTable+` AS a JOIN `+r.table+` AS r ON r.`+r.driveColumn+` = a.id
  WHERE a.ctid > ?::tid AND a.ctid < ?::tid AND `+r.driveCond+rest+` ORDER BY a.ctid LIMIT ?`,
 			`t.ctid = ANY (ARRAY(SELECT k FROM batch))`)
-		args = append(append(append([]any{lo, hi}, r.args...), p.Max), r.args...)
+		args = append(append(append([]any{lo, hi}, r.args...), p.Max), r.recheckArgs...)
 	}
 	q := s.db.Rebind(with + `
 SELECT (SELECT count(*) FROM del), (SELECT count(*) FROM batch), COALESCE((SELECT max(w) FROM batch)::text, ''),
@@ -327,11 +327,13 @@ func pgBatch(ctx context.Context, s *Store, q string, args []any, dest ...any) e
 const maxWindowPages = 1 << 17
 
 // pgBatchCTEs builds "WITH batch AS (...), del AS (...)[, nulled AS (...)]".
-// The batch is materialized once; the DELETE re-checks the condition.
+// The batch is materialized once; the DELETE re-checks the row's own
+// condition (r.recheck: one statement, one snapshot, so what another
+// table says about the row was settled by the batch's selection).
 func pgBatchCTEs(r boundRule, batchSelect, delMatch string) string {
 	var b strings.Builder
 	b.WriteString("WITH batch AS MATERIALIZED (SELECT " + batchSelect + "),\n")
-	b.WriteString("del AS (DELETE FROM " + r.table + " AS t WHERE " + delMatch + " AND " + r.cond + " RETURNING t.id)")
+	b.WriteString("del AS (DELETE FROM " + r.table + " AS t WHERE " + delMatch + " AND " + r.recheck + " RETURNING t.id)")
 	if r.nullTable != "" {
 		b.WriteString(",\nnulled AS (UPDATE " + r.nullTable + " SET " + r.nullColumn + " = NULL WHERE " + r.nullColumn + " IN (SELECT id FROM del))")
 	}
@@ -352,7 +354,7 @@ func (postgresDialect) idBatch(ctx context.Context, s *Store, r boundRule, p sto
 		`t.id IN (SELECT k FROM batch)`)
 	q := s.db.Rebind(with + `
 SELECT (SELECT count(*) FROM del), (SELECT count(*) FROM batch), COALESCE((SELECT max(k) FROM batch), ?)`)
-	args := append(append(append(append([]any{after, until}, r.args...), p.Max), r.args...), after)
+	args := append(append(append(append([]any{after, until}, r.args...), p.Max), r.recheckArgs...), after)
 	var deleted, selected, maxKey int64
 	if err := pgBatch(ctx, s, q, args, &deleted, &selected, &maxKey); err != nil {
 		return store.DeleteBatchResult{}, err

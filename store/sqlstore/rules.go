@@ -103,6 +103,15 @@ type boundRule struct {
 	tableName string // as configured, for messages
 	cond      string
 	args      []any
+	// recheck and recheckArgs are what a DELETE must check again when the
+	// batch was chosen under the same snapshot, in the same statement
+	// (PostgreSQL's): the row's own condition, which the server
+	// re-evaluates on a row updated meanwhile. Whether another table
+	// references the row (keptWhileReferenced, by its id, which never
+	// changes) reads the same under that snapshot, so probing the index
+	// again for every row would buy nothing.
+	recheck     string
+	recheckArgs []any
 	// nullTable and nullColumn are the SET_NULL, when the rule has one.
 	nullTable, nullColumn string
 	// The drive, when the rule has one: the table (quoted), the join
@@ -118,6 +127,10 @@ func (s *Store) bind(step store.Step) (boundRule, error) {
 	}
 	b := boundRule{target: step.Target, table: s.q(r.table), tableName: s.name(r.table)}
 	b.cond = s.where(step, nil, "t", 0, &b.args)
+	b.recheck = r.own(s, "t", "j1")
+	if r.usesCutoff {
+		b.recheckArgs = []any{s.d.timeArg(step.Cutoff)}
+	}
 	if r.setNull != nil {
 		b.nullTable, b.nullColumn = s.q(r.setNull.table), r.setNull.column
 	}
