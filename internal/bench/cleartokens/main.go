@@ -133,7 +133,7 @@ func report(n int, runs map[string][]result, order []string) {
 		med[v] = median(runs[v])
 	}
 	floor, hasFloor := med["c"]
-	fmt.Printf("\nN = %d\n%-6s %4s %10s %10s %10s %9s %7s  %s\n", n, "var", "runs", "deleted", "wall", "rows/s", "peak RSS", "vs (c)", "rows left")
+	fmt.Printf("\nN = %d\n%-6s %4s %10s %10s %10s %8s %9s %7s  %s\n", n, "var", "runs", "deleted", "wall", "rows/s", "µs/row", "peak RSS", "vs (c)", "rows left")
 	left := map[string]bool{}
 	for _, v := range names {
 		r := med[v]
@@ -146,34 +146,36 @@ func report(n int, runs map[string][]result, order []string) {
 			peak = max(peak, x.MaxRSS)
 			left[x.Left] = true
 		}
-		fmt.Printf("%-6s %4d %10d %10s %10.0f %7.1fMB %7s  %s\n", v, len(runs[v]), r.Deleted, r.Elapsed.Round(time.Millisecond),
-			float64(r.Deleted)/r.Elapsed.Seconds(), float64(peak)/1024, ratio, r.Left)
+		fmt.Printf("%-6s %4d %10d %10s %10.0f %8.2f %7.1fMB %7s  %s\n", v, len(runs[v]), r.Deleted, r.Elapsed.Round(time.Millisecond),
+			float64(r.Deleted)/r.Elapsed.Seconds(), float64(r.Elapsed.Microseconds())/float64(max(r.Deleted, 1)), float64(peak)/1024, ratio, r.Left)
 	}
 	if len(left) == 1 {
 		fmt.Println("all runs left the same rows")
 	} else {
 		fmt.Println("THE RUNS LEFT DIFFERENT ROWS")
 	}
+	// Per step: each variant's median time, then (with a floor) the ratios.
+	steps := floor.Steps
 	if !hasFloor {
-		return
+		steps = med[names[0]].Steps
 	}
 	fmt.Printf("per step (median):\n%-24s", "step")
 	for _, v := range names {
 		fmt.Printf(" %10s", v)
 	}
 	for _, v := range names {
-		if v != "c" {
+		if hasFloor && v != "c" {
 			fmt.Printf(" %9s", v+"/c")
 		}
 	}
 	fmt.Println()
-	for i, st := range floor.Steps {
+	for i, st := range steps {
 		fmt.Printf("%-24s", st.Name)
 		for _, v := range names {
 			fmt.Printf(" %10s", stepMedian(runs[v], i).Round(time.Millisecond))
 		}
 		for _, v := range names {
-			if v != "c" {
+			if hasFloor && v != "c" {
 				fmt.Printf(" %8.2fx", float64(stepMedian(runs[v], i))/float64(stepMedian(runs["c"], i)))
 			}
 		}
