@@ -6,7 +6,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 
 	"github.com/oauthkit/oauthkit/application"
 	"github.com/oauthkit/oauthkit/application/hasher"
+	"github.com/oauthkit/oauthkit/internal/testcmd"
 	"github.com/oauthkit/oauthkit/store/sqlstore/sqlstoretest"
 )
 
@@ -244,18 +244,12 @@ func TestDuplicateClientID(t *testing.T) {
 
 		// Racing writers: exactly one wins, the others get the same
 		// validation error, not a driver error.
-		var wg sync.WaitGroup
-		errs := make([]error, 6)
-		for i := range errs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				s := spec
-				s.ClientID = "raced"
-				_, errs[i] = application.CreateApplication(ctx, s)
-			}()
-		}
-		wg.Wait()
+		errs := testcmd.AtOnce(6, func(int) error {
+			s := spec
+			s.ClientID = "raced"
+			_, err := application.CreateApplication(ctx, s)
+			return err
+		})
 		wins := 0
 		for _, err := range errs {
 			if err == nil {

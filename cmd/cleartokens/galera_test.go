@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -87,17 +86,10 @@ func TestGalera(t *testing.T) {
 
 	t.Run("two cleaners on two nodes: one works", func(t *testing.T) {
 		_, nodes, seeded, want := newPair(t, sqlstoretest.DOT341, 400)
-		var wg sync.WaitGroup
-		results := make([]result, 2)
-		for i := range results {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				results[i] = runCmd(t, t.TempDir(), append([]string{"DATABASE_URL=" + nodes[i].URL}, settings34...),
-					"--batch-size", "10", "--batch-interval", "0.05")
-			}()
-		}
-		wg.Wait()
+		results := testcmd.AtOnce(2, func(i int) result {
+			return runCmd(t, t.TempDir(), append([]string{"DATABASE_URL=" + nodes[i].URL}, settings34...),
+				"--batch-size", "10", "--batch-interval", "0.05")
+		})
 		worked, locked := 0, 0
 		for _, r := range results {
 			require.Equal(t, 0, r.code, r.stderr)

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/oauthkit/oauthkit/internal/testcmd"
 	"github.com/oauthkit/oauthkit/store/sqlstore"
 	"github.com/oauthkit/oauthkit/store/sqlstore/sqlstoretest"
 )
@@ -40,16 +41,9 @@ func TestPgBouncerRunsInARowAndAtOnce(t *testing.T) {
 	env := append([]string{"DATABASE_URL=" + e.URL}, settings34...)
 
 	// Four at once: exactly one works, the others report the lock.
-	var wg sync.WaitGroup
-	results := make([]result, 4)
-	for i := range results {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i] = runCmd(t, t.TempDir(), env, "--batch-size", "20", "--batch-interval", "0.05")
-		}()
-	}
-	wg.Wait()
+	results := testcmd.AtOnce(4, func(int) result {
+		return runCmd(t, t.TempDir(), env, "--batch-size", "20", "--batch-interval", "0.05")
+	})
 	workers := 0
 	for _, r := range results {
 		require.Equal(t, 0, r.code, r.stderr)

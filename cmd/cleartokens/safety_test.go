@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthkit/oauthkit/cleanup"
+	"github.com/oauthkit/oauthkit/internal/testcmd"
 	"github.com/oauthkit/oauthkit/store"
 	"github.com/oauthkit/oauthkit/store/sqlstore"
 	"github.com/oauthkit/oauthkit/store/sqlstore/sqlstoretest"
@@ -42,16 +42,9 @@ func TestFleet(t *testing.T) {
 			t.Parallel()
 			a, b := twins(t, d, sqlstoretest.DOT341, 400)
 			env := append([]string{"DATABASE_URL=" + a.URL}, settings34...)
-			var wg sync.WaitGroup
-			results := make([]result, 4)
-			for i := range results {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					results[i] = runCmd(t, t.TempDir(), env, "--batch-size", "10", "--batch-interval", "0.05")
-				}()
-			}
-			wg.Wait()
+			results := testcmd.AtOnce(4, func(int) result {
+				return runCmd(t, t.TempDir(), env, "--batch-size", "10", "--batch-interval", "0.05")
+			})
 			workers, skipped := 0, 0
 			for _, r := range results {
 				require.Equal(t, 0, r.code, r.stderr)

@@ -3,7 +3,6 @@ package main_test
 import (
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -18,16 +17,9 @@ import (
 func TestConcurrentThroughPgBouncer(t *testing.T) {
 	b := sqlstoretest.StartPgBouncer(t)
 	e := sqlstoretest.NewBehindPgBouncer(t, b, sqlstoretest.DOT341)
-	var wg sync.WaitGroup
-	results := make([]testcmd.Result, 8)
-	for i := range results {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i] = run(t, e, nil, "", "confidential", "client-credentials", "--client-id", fmt.Sprintf("svc-%d", i), "--name", fmt.Sprintf("S%d", i))
-		}()
-	}
-	wg.Wait()
+	results := testcmd.AtOnce(8, func(i int) testcmd.Result {
+		return run(t, e, nil, "", "confidential", "client-credentials", "--client-id", fmt.Sprintf("svc-%d", i), "--name", fmt.Sprintf("S%d", i))
+	})
 	for i, r := range results {
 		require.Equal(t, 0, r.Code, "run %d: %s", i, r.Stderr)
 		m := secretLine.FindStringSubmatch(lastLine(r.Stdout))
