@@ -600,7 +600,7 @@ func (w *stepWalk) walk(ctx context.Context, r store.Range) (complete, spent boo
 			return false, spent, err
 		}
 		var retries int
-		res, err := deleteWithRetry(ctx, batchCtx, o, st.Name, st.Target, st.Cutoff, cursor, r.Until, &retries)
+		res, err := deleteWithRetry(ctx, batchCtx, o, st.Name, store.DeleteBatchParams{Target: st.Target, Cutoff: st.Cutoff, Max: o.BatchSize, After: cursor, Until: r.Until}, &retries)
 		w.mu.Lock()
 		st.Retries += retries
 		if err != nil {
@@ -659,14 +659,14 @@ func joinKinds(kinds []Kind) string {
 // deleteWithRetry runs one batch, retrying transient failures with a
 // doubling pause. Each failed attempt was rolled back by the database, so
 // retrying from the same cursor is safe.
-func deleteWithRetry(ctx, batchCtx context.Context, o Options, step string, target store.Target, cutoff time.Time, cursor, until store.Cursor, retries *int) (store.DeleteBatchResult, error) {
+func deleteWithRetry(ctx, batchCtx context.Context, o Options, step string, p store.DeleteBatchParams, retries *int) (store.DeleteBatchResult, error) {
 	res, err := retry(ctx, o.Retries, o.RetryBackoff, o.Logger, retries, func() (store.DeleteBatchResult, error) {
 		attempt, cancel := batchCtx, context.CancelFunc(func() {})
 		if o.StatementTimeout > 0 {
 			attempt, cancel = context.WithTimeout(batchCtx, o.StatementTimeout)
 		}
 		defer cancel()
-		return o.Store.DeleteBatch(attempt, store.DeleteBatchParams{Target: target, Cutoff: cutoff, Max: o.BatchSize, After: cursor, Until: until})
+		return o.Store.DeleteBatch(attempt, p)
 	})
 	if err != nil && ctx.Err() == nil {
 		return res, fmt.Errorf("step %s: %w", step, err)
