@@ -226,7 +226,7 @@ func (sqliteDialect) deleteBatch(ctx context.Context, s *Store, r boundRule, p s
 		}
 		ids = append(ids, id)
 	}
-	if err := rows.Close(); err != nil {
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return store.DeleteBatchResult{}, err
 	}
 	if r.nullTable != "" && len(ids) > 0 {
