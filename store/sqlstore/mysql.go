@@ -286,17 +286,13 @@ func (d mysqlDialect) deleteBatch(ctx context.Context, s *Store, r boundRule, p 
 }
 
 func (d mysqlDialect) rangeBatch(ctx context.Context, tx *sqlx.Tx, r boundRule, after, until int64, max int) (store.DeleteBatchResult, error) {
-	// The next row's id, past any gap, by the primary key.
-	var first sql.NullInt64
-	if err := tx.GetContext(ctx, &first, `SELECT MIN(t.id) FROM `+r.table+` AS t WHERE t.id > ? AND t.id < ?`, after, until); err != nil {
+	lo, hi, ok, err := nextIDRange(ctx, tx, r.table, after, until, max)
+	if err != nil {
 		return store.DeleteBatchResult{}, err
 	}
-	if !first.Valid {
+	if !ok {
 		return store.DeleteBatchResult{Next: idCursor(after), Done: true}, nil
 	}
-	// Max consecutive ids hold at most Max rows: the DELETE cannot take
-	// more, and reads each row of the range once.
-	lo, hi := first.Int64-1, min(first.Int64-1+int64(max), until-1)
 	res, err := tx.ExecContext(ctx, `DELETE t FROM `+r.table+` AS t WHERE t.id > ? AND t.id <= ? AND `+r.cond, append([]any{lo, hi}, r.args...)...)
 	if err != nil {
 		return store.DeleteBatchResult{}, err

@@ -204,14 +204,13 @@ func (sqliteDialect) deleteBatch(ctx context.Context, s *Store, r boundRule, p s
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
 
-	var first sql.NullInt64
-	if err := tx.QueryRowxContext(ctx, `SELECT min(id) FROM `+r.table+` WHERE id > ? AND id < ?`, after, until).Scan(&first); err != nil {
+	lo, hi, ok, err := nextIDRange(ctx, tx, r.table, after, until, p.Max)
+	if err != nil {
 		return store.DeleteBatchResult{}, err
 	}
-	if !first.Valid {
+	if !ok {
 		return store.DeleteBatchResult{Next: p.After, Done: true}, tx.Commit()
 	}
-	lo, hi := first.Int64-1, min(first.Int64-1+int64(p.Max), until-1)
 	rows, err := tx.QueryContext(ctx, `DELETE FROM `+r.table+` AS t WHERE t.id > ? AND t.id <= ? AND `+r.cond+` RETURNING id`,
 		append([]any{lo, hi}, r.args...)...)
 	if err != nil {

@@ -2,11 +2,14 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/jmoiron/sqlx"
 
 	"github.com/oauthkit/oauthkit/store"
 )
@@ -105,4 +108,21 @@ func parseIDCursor(c store.Cursor) (int64, error) {
 		return 0, fmt.Errorf("bad cursor %q for a walk by id", c)
 	}
 	return v, nil
+}
+
+// nextIDRange is the next batch of a walk by id that deletes a range: the
+// ids in (lo, hi], Max consecutive ids from the first row after the
+// cursor (found by the primary key, past any gap) and below until. Max
+// consecutive ids hold at most Max rows, so the DELETE cannot take more,
+// and it reads each row of the range once. ok is false when no row is left.
+func nextIDRange(ctx context.Context, tx *sqlx.Tx, table string, after, until int64, max int) (lo, hi int64, ok bool, err error) {
+	var first sql.NullInt64
+	if err := tx.GetContext(ctx, &first, `SELECT MIN(t.id) FROM `+table+` AS t WHERE t.id > ? AND t.id < ?`, after, until); err != nil {
+		return 0, 0, false, err
+	}
+	if !first.Valid {
+		return 0, 0, false, nil
+	}
+	lo = first.Int64 - 1
+	return lo, min(lo+int64(max), until-1), true, nil
 }
