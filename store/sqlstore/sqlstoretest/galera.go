@@ -135,6 +135,9 @@ wsrep_sst_receive_address=127.0.0.1:%d
 	out, err := exec.Command("mariadb-install-db", args...).CombinedOutput()
 	require.NoError(t, err, "mariadb-install-db:\n%s", out)
 	first.start(t, "--wsrep-new-cluster")
+	// mariadbd answers a ping before Galera lets it take statements
+	// ("WSREP has not yet prepared node for application use").
+	first.waitSynced(t, 1, time.Now().Add(60*time.Second))
 	db := first.DB(t, "mysql")
 	for _, stmt := range []string{
 		`CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY ''`,
@@ -195,21 +198,31 @@ func (g *Galera) WaitSynced(t testing.TB, size int) {
 		if n.cmd.ProcessState != nil {
 			continue
 		}
-		db := n.DB(t, "mysql")
-		for {
-			var name, state, csize string
-			err := db.QueryRow(`SHOW STATUS LIKE 'wsrep_local_state_comment'`).Scan(&name, &state)
-			if err == nil {
-				err = db.QueryRow(`SHOW STATUS LIKE 'wsrep_cluster_size'`).Scan(&name, &csize)
-			}
-			if err == nil && state == "Synced" && csize == strconv.Itoa(size) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s is not synced in a cluster of %d (state %q, size %q, %v)", n.Name, size, state, csize, err)
-			}
-			time.Sleep(200 * time.Millisecond)
+		n.waitSynced(t, size, deadline)
+	}
+}
+
+// waitSynced waits until the node is ready for statements, synced, in a
+// primary cluster of size nodes.
+func (n *GaleraNode) waitSynced(t testing.TB, size int, deadline time.Time) {
+	t.Helper()
+	db := n.DB(t, "mysql")
+	for {
+		var name, ready, state, csize string
+		err := db.QueryRow(`SHOW STATUS LIKE 'wsrep_ready'`).Scan(&name, &ready)
+		if err == nil {
+			err = db.QueryRow(`SHOW STATUS LIKE 'wsrep_local_state_comment'`).Scan(&name, &state)
 		}
+		if err == nil {
+			err = db.QueryRow(`SHOW STATUS LIKE 'wsrep_cluster_size'`).Scan(&name, &csize)
+		}
+		if err == nil && ready == "ON" && state == "Synced" && csize == strconv.Itoa(size) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s is not synced in a cluster of %d (ready %q, state %q, size %q, %v)", n.Name, size, ready, state, csize, err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 
