@@ -183,10 +183,15 @@ func report(n int, runs map[string][]result, order []string) {
 	}
 }
 
+// median is the variant's run whose wall time is the median; with an even
+// number of runs its time is the mean of the middle two (with two runs,
+// the lower one would be the best of two, not a median).
 func median(rs []result) result {
 	s := slices.Clone(rs)
 	slices.SortFunc(s, func(a, b result) int { return int(a.Elapsed - b.Elapsed) })
-	return s[(len(s)-1)/2]
+	r := s[(len(s)-1)/2]
+	r.Elapsed = middle(func(i int) time.Duration { return s[i].Elapsed }, len(s))
+	return r
 }
 
 func stepMedian(rs []result, i int) time.Duration {
@@ -196,11 +201,21 @@ func stepMedian(rs []result, i int) time.Duration {
 			ds = append(ds, r.Steps[i].Elapsed)
 		}
 	}
-	if len(ds) == 0 {
-		return 0
-	}
 	slices.Sort(ds)
-	return ds[(len(ds)-1)/2]
+	return middle(func(i int) time.Duration { return ds[i] }, len(ds))
+}
+
+// middle is the median of n sorted durations: the middle one, or the mean
+// of the middle two; 0 for none.
+func middle(at func(int) time.Duration, n int) time.Duration {
+	switch {
+	case n == 0:
+		return 0
+	case n%2 == 1:
+		return at(n / 2)
+	default:
+		return (at(n/2-1) + at(n/2)) / 2
+	}
 }
 
 func runVariant(v, u string, now time.Time) result {
