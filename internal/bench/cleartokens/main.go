@@ -189,8 +189,12 @@ func report(n int, runs map[string][]result, order []string) {
 func median(rs []result) result {
 	s := slices.Clone(rs)
 	slices.SortFunc(s, func(a, b result) int { return int(a.Elapsed - b.Elapsed) })
+	var ds []time.Duration
+	for _, r := range s {
+		ds = append(ds, r.Elapsed)
+	}
 	r := s[(len(s)-1)/2]
-	r.Elapsed = middle(func(i int) time.Duration { return s[i].Elapsed }, len(s))
+	r.Elapsed = middle(ds)
 	return r
 }
 
@@ -201,20 +205,22 @@ func stepMedian(rs []result, i int) time.Duration {
 			ds = append(ds, r.Steps[i].Elapsed)
 		}
 	}
-	slices.Sort(ds)
-	return middle(func(i int) time.Duration { return ds[i] }, len(ds))
+	return middle(ds)
 }
 
-// middle is the median of n sorted durations: the middle one, or the mean
-// of the middle two; 0 for none.
-func middle(at func(int) time.Duration, n int) time.Duration {
+// middle is the median of ds: the middle one, or the mean of the middle
+// two; 0 for none.
+func middle(ds []time.Duration) time.Duration {
+	ds = slices.Clone(ds)
+	slices.Sort(ds)
+	n := len(ds)
 	switch {
 	case n == 0:
 		return 0
 	case n%2 == 1:
-		return at(n / 2)
+		return ds[n/2]
 	default:
-		return (at(n/2-1) + at(n/2)) / 2
+		return (ds[n/2-1] + ds[n/2]) / 2
 	}
 }
 

@@ -208,14 +208,16 @@ func (n *GaleraNode) waitSynced(t testing.TB, size int, deadline time.Time) {
 	t.Helper()
 	db := n.DB(t, "mysql")
 	for {
-		var name, ready, state, csize string
-		err := db.QueryRow(`SHOW STATUS LIKE 'wsrep_ready'`).Scan(&name, &ready)
-		if err == nil {
-			err = db.QueryRow(`SHOW STATUS LIKE 'wsrep_local_state_comment'`).Scan(&name, &state)
+		var vars []struct {
+			Name  string `db:"Variable_name"`
+			Value string `db:"Value"`
 		}
-		if err == nil {
-			err = db.QueryRow(`SHOW STATUS LIKE 'wsrep_cluster_size'`).Scan(&name, &csize)
+		err := db.Select(&vars, `SHOW STATUS WHERE Variable_name IN ('wsrep_ready', 'wsrep_local_state_comment', 'wsrep_cluster_size')`)
+		status := map[string]string{}
+		for _, v := range vars {
+			status[v.Name] = v.Value
 		}
+		ready, state, csize := status["wsrep_ready"], status["wsrep_local_state_comment"], status["wsrep_cluster_size"]
 		if err == nil && ready == "ON" && state == "Synced" && csize == strconv.Itoa(size) {
 			return
 		}
