@@ -15,9 +15,10 @@ type heartbeat struct {
 	lost       error
 }
 
-// start runs beat every interval until stop; beat returns nil while the
-// lock holds, or why it is lost (which ends the heartbeat).
-func (h *heartbeat) start(every time.Duration, beat func(ctx context.Context) error) {
+// start runs beat every interval, each given at most timeout, until stop;
+// beat returns nil while the lock holds, or why it is lost (which ends the
+// heartbeat).
+func (h *heartbeat) start(every, timeout time.Duration, beat func(ctx context.Context) error) {
 	h.stop, h.done = make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(h.done)
@@ -29,7 +30,7 @@ func (h *heartbeat) start(every time.Duration, beat func(ctx context.Context) er
 				return
 			case <-t.C:
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
 			err := beat(ctx)
 			cancel()
 			if err != nil {

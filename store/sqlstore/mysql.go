@@ -371,7 +371,7 @@ func (d mysqlDialect) lock(ctx context.Context, s *Store, key string, p store.Lo
 		}
 		if got.Valid && got.Int64 == 1 {
 			u := &sessionLock{conn: conn, release: `SELECT RELEASE_LOCK(?)`, name: name}
-			u.start(10*time.Second, func(ctx context.Context) error {
+			u.start(10*time.Second, 30*time.Second, func(ctx context.Context) error {
 				if err := conn.PingContext(ctx); err != nil {
 					return fmt.Errorf("%w: its connection failed: %w", store.ErrLockLost, err)
 				}

@@ -74,7 +74,7 @@ func (d mysqlDialect) leaseLock(ctx context.Context, s *Store, key string, p sto
 		}
 		if got && err == nil {
 			u := &leaseHolder{s: s, tbl: tbl, name: name, holder: holder, micros: micros, lastGood: time.Now()}
-			u.start(lease/3, u.renew)
+			u.start(lease/3, 10*time.Second, u.renew)
 			return u, nil
 		}
 		if err == nil && !p.Wait {

@@ -236,14 +236,11 @@ func (d postgresDialect) deleteBatch(ctx context.Context, s *Store, r boundRule,
 	}
 	hiBlock := min(cur.block+cur.window, untilBlock)
 	lo, hi := fmt.Sprintf("(%d,%d)", cur.block, cur.offset), fmt.Sprintf("(%d,0)", hiBlock)
-	var with string
-	var args []any
+	// The batch: the next rows in the window (k, the row to delete; w, the
+	// walked row the cursor moves past), in ctid order.
+	batch := `t.ctid AS k, t.ctid AS w FROM ` + r.table + ` AS t WHERE t.ctid > ?::tid AND t.ctid < ?::tid AND ` + r.cond + ` ORDER BY t.ctid LIMIT ?`
 	walked := r.table
-	if r.driveTable == "" {
-		with = pgBatchCTEs(r, `t.ctid AS k, t.ctid AS w FROM `+r.table+` AS t WHERE t.ctid > ?::tid AND t.ctid < ?::tid AND `+r.cond+` ORDER BY t.ctid LIMIT ?`,
-			`t.ctid = ANY (ARRAY(SELECT k FROM batch))`)
-		args = append(append(append([]any{lo, hi}, r.args...), p.Max), r.recheckArgs...)
-	} else {
+	if r.driveTable != "" {
 		// Driven: the window is over the driving table's pages (the expired
 		// access tokens), and the rows to delete are found from them
 		// through the unique index on the joining column; the DELETE
@@ -253,11 +250,11 @@ func (d postgresDialect) deleteBatch(ctx context.Context, s *Store, r boundRule,
 		if r.driveRest != "" {
 			rest = " AND " + r.driveRest
 		}
-		with = pgBatchCTEs(r, `r.ctid AS k, a.ctid AS w FROM `+r.driveTable+` AS a JOIN `+r.table+` AS r ON r.`+r.driveColumn+` = a.id
- WHERE a.ctid > ?::tid AND a.ctid < ?::tid AND `+r.driveCond+rest+` ORDER BY a.ctid LIMIT ?`,
-			`t.ctid = ANY (ARRAY(SELECT k FROM batch))`)
-		args = append(append(append([]any{lo, hi}, r.args...), p.Max), r.recheckArgs...)
+		batch = `r.ctid AS k, a.ctid AS w FROM ` + r.driveTable + ` AS a JOIN ` + r.table + ` AS r ON r.` + r.driveColumn + ` = a.id
+ WHERE a.ctid > ?::tid AND a.ctid < ?::tid AND ` + r.driveCond + rest + ` ORDER BY a.ctid LIMIT ?`
 	}
+	with := pgBatchCTEs(r, batch, `t.ctid = ANY (ARRAY(SELECT k FROM batch))`)
+	args := append(append(append([]any{lo, hi}, r.args...), p.Max), r.recheckArgs...)
 	q := s.db.Rebind(with + `
 SELECT (SELECT count(*) FROM del), (SELECT count(*) FROM batch), COALESCE((SELECT max(w) FROM batch)::text, ''),
        pg_relation_size(?::regclass) / current_setting('block_size')::bigint`)
@@ -502,7 +499,7 @@ func tryXactLock(ctx context.Context, db *sqlx.DB, id int64) (*pgUnlocker, error
 		return nil, err
 	}
 	u := &pgUnlocker{conn: conn, tx: tx}
-	u.start(heartbeatEvery(idleTimeout), func(ctx context.Context) error {
+	u.start(heartbeatEvery(idleTimeout), 30*time.Second, func(ctx context.Context) error {
 		if _, err := tx.ExecContext(ctx, `SELECT 1`); err != nil {
 			return fmt.Errorf("%w: its connection failed: %w", store.ErrLockLost, err)
 		}
