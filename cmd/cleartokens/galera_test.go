@@ -35,16 +35,6 @@ func ranks(seeded, left map[string][]int64) map[string][]int {
 	return out
 }
 
-// synced opens an Env on every node of the cluster for database db, whose
-// reads wait until the node has applied what the cluster committed.
-func synced(t *testing.T, g *sqlstoretest.Galera, db string, l sqlstoretest.Layout) []*sqlstoretest.Env {
-	var envs []*sqlstoretest.Env
-	for i := range g.Nodes {
-		envs = append(envs, g.Env(t, i, db+"?wsrep_sync_wait=1", l))
-	}
-	return envs
-}
-
 // One 3-node Galera cluster; on it, everything the README claims of Galera.
 func TestGalera(t *testing.T) {
 	g := sqlstoretest.StartGalera(t)
@@ -55,7 +45,7 @@ func TestGalera(t *testing.T) {
 	// reference.
 	newPair := func(t *testing.T, l sqlstoretest.Layout, n int) (string, []*sqlstoretest.Env, map[string][]int64, map[string][]int) {
 		name := g.NewGaleraDatabase(t, l)
-		nodes := synced(t, g, name, l)
+		nodes := g.SyncedEnvs(t, name, l)
 		require.NoError(t, nodes[0].Store.Migrate(ctx), "the lease table, as --create-schema makes it")
 		base := time.Now()
 		nodes[0].SeedMix(t, n, base)
@@ -133,7 +123,7 @@ func TestGalera(t *testing.T) {
 
 	t.Run("createapplication on node 2, verify on node 3", func(t *testing.T) {
 		name := g.NewGaleraDatabase(t, sqlstoretest.DOT341)
-		nodes := synced(t, g, name, sqlstoretest.DOT341)
+		nodes := g.SyncedEnvs(t, name, sqlstoretest.DOT341)
 		bin, done := testcmd.Build("createapplication", "../createapplication")
 		defer done()
 		r := testcmd.Run(t, bin, t.TempDir(), []string{"DATABASE_URL=" + nodes[1].URL}, "", "confidential", "client-credentials",
@@ -148,7 +138,7 @@ func TestGalera(t *testing.T) {
 
 	t.Run("clearcimdapplications", func(t *testing.T) {
 		name := g.NewGaleraDatabase(t, sqlstoretest.DOT341)
-		nodes := synced(t, g, name, sqlstoretest.DOT341)
+		nodes := g.SyncedEnvs(t, name, sqlstoretest.DOT341)
 		require.NoError(t, nodes[0].Store.Migrate(ctx))
 		past, future := time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
 		idle := nodes[0].Application(t, true, past)

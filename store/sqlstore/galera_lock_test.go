@@ -21,7 +21,7 @@ import (
 func TestGaleraLeaseExcludes(t *testing.T) {
 	g := sqlstoretest.StartGalera(t)
 	name := g.NewGaleraDatabase(t, sqlstoretest.DOT341)
-	envs := []*sqlstoretest.Env{g.Env(t, 0, name, sqlstoretest.DOT341), g.Env(t, 1, name, sqlstoretest.DOT341), g.Env(t, 2, name, sqlstoretest.DOT341)}
+	envs := g.SyncedEnvs(t, name, sqlstoretest.DOT341)
 	require.NoError(t, envs[0].Store.Migrate(context.Background()))
 	var holders, maxHolders, taken atomic.Int32
 	for round := 0; round < 20; round++ {

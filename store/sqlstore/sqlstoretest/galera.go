@@ -247,6 +247,20 @@ func (g *Galera) NewGaleraDatabase(t testing.TB, l Layout) string {
 	return name
 }
 
+// SyncedEnvs opens an Env on every node for database db whose reads wait
+// until the node has applied what the cluster committed
+// (wsrep_sync_wait=1): written through one node, read through another,
+// as a test expects. Without it a node may not yet have applied a table
+// that another node just created.
+func (g *Galera) SyncedEnvs(t testing.TB, db string, l Layout) []*Env {
+	t.Helper()
+	var envs []*Env
+	for i := range g.Nodes {
+		envs = append(envs, g.Env(t, i, db+"?wsrep_sync_wait=1", l))
+	}
+	return envs
+}
+
 // Env is an Env on database db through node i (0-based).
 func (g *Galera) Env(t testing.TB, i int, db string, l Layout) *Env {
 	t.Helper()
