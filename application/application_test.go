@@ -15,6 +15,7 @@ import (
 	"github.com/oauthkit/oauthkit/application"
 	"github.com/oauthkit/oauthkit/application/hasher"
 	"github.com/oauthkit/oauthkit/internal/testcmd"
+	"github.com/oauthkit/oauthkit/store/sqlstore"
 	"github.com/oauthkit/oauthkit/store/sqlstore/sqlstoretest"
 )
 
@@ -78,8 +79,14 @@ func TestCreateWithDefaults(t *testing.T) {
 		}
 		assert.True(t, created.After(before) && created.Before(time.Now().Add(time.Second)), "created %v", created)
 		assert.Equal(t, created, updated)
-		if e.Layout == sqlstoretest.DOT341 {
+		if e.Layout.AtLeast(sqlstoretest.DOT341) {
 			assert.EqualValues(t, 1, e.Int(t, `SELECT count(*) FROM oauth2_provider_application WHERE registration_source = 'manual' AND cimd_expires_at IS NULL`))
+		}
+		if e.Layout.AtLeast(sqlstoretest.DOTMain) {
+			// DOT main's model defaults: '' for the client-assertion
+			// columns, NULL (defer to the server-wide setting) for PAR.
+			assert.EqualValues(t, 1, e.Int(t, `SELECT count(*) FROM oauth2_provider_application WHERE client_jwks = '' AND client_jwks_uri = ''
+AND token_endpoint_auth_method = '' AND require_pushed_authorization_requests IS NULL`))
 		}
 
 		_, ok, err = application.VerifyClientSecret(ctx, e.Store, c.ClientID, c.ClientSecret)
@@ -306,4 +313,25 @@ func TestGeneratedValuesAreUnique(t *testing.T) {
 		assert.False(t, ids[c.ClientID] || secrets[c.ClientSecret])
 		ids[c.ClientID], secrets[c.ClientSecret] = true, true
 	}
+}
+
+// A NOT NULL column that no DOT layout has (a newer DOT, or a column a
+// site added) is refused with a message naming it, and nothing is
+// written: oauthkit cannot know the value it needs.
+func TestUnknownNotNullColumnIsRefused(t *testing.T) {
+	sqlstoretest.ForEach(t, func(t *testing.T, e *sqlstoretest.Env) {
+		ddl := `ALTER TABLE oauth2_provider_application ADD COLUMN x_future varchar(10) NOT NULL`
+		if e.Dialect == sqlstore.DialectSQLite {
+			ddl += ` DEFAULT ''` // SQLite adds a NOT NULL column only with a default
+		}
+		e.Exec(t, ddl)
+		// A store opened now reads the new layout.
+		st, err := sqlstore.Open(context.Background(), e.URL)
+		require.NoError(t, err)
+		defer st.Close()
+		_, err = application.CreateApplication(context.Background(), fast(application.Spec{Store: st, ClientType: "public", GrantType: "password"}))
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), `column "x_future" is NOT NULL and unknown to oauthkit`)
+		assert.Zero(t, count(t, e))
+	})
 }

@@ -104,7 +104,7 @@ type Options struct {
 	// deletes, if nothing else writes in between.
 	DryRun bool
 	// Only limits the run to some kinds of token (KindAccess, KindRefresh,
-	// KindIDToken, KindGrant); empty means all, in DOT's order.
+	// KindIDToken, KindGrant, KindPAR); empty means all, in DOT's order.
 	Only []Kind
 	// KeepIfYounger moves now back: tokens that expired (or were revoked)
 	// less than this long ago are kept, for audit windows. 0: none.
@@ -155,6 +155,8 @@ const (
 	KindRefresh Kind = "refresh"
 	KindIDToken Kind = "idtoken"
 	KindGrant   Kind = "grant"
+	// KindPAR is DOT main's pushed authorization requests (RFC 9126).
+	KindPAR Kind = "par"
 )
 
 // ParseKinds reads a comma-separated list such as "access,grant".
@@ -163,11 +165,11 @@ func ParseKinds(s string) ([]Kind, error) {
 	for _, part := range strings.Split(s, ",") {
 		k := Kind(strings.TrimSpace(part))
 		switch k {
-		case KindAccess, KindRefresh, KindIDToken, KindGrant:
+		case KindAccess, KindRefresh, KindIDToken, KindGrant, KindPAR:
 			kinds = append(kinds, k)
 		case "":
 		default:
-			return nil, fmt.Errorf("token kind %q: want access, refresh, idtoken or grant: %w", k, ErrInvalidOptions)
+			return nil, fmt.Errorf("token kind %q: want access, refresh, idtoken, grant or par: %w", k, ErrInvalidOptions)
 		}
 	}
 	if len(kinds) == 0 {
@@ -184,6 +186,8 @@ func (s StepReport) kind() Kind {
 		return KindIDToken
 	case StepExpiredGrant:
 		return KindGrant
+	case StepExpiredPAR:
+		return KindPAR
 	}
 	return KindRefresh
 }
@@ -222,6 +226,9 @@ const (
 	StepExpiredAccess   = "expired_access_tokens"
 	StepExpiredIDToken  = "expired_id_tokens"
 	StepExpiredGrant    = "expired_grants"
+	// StepExpiredPAR is DOT main's last step: pushed authorization
+	// requests past their expiry. It runs only where the table exists.
+	StepExpiredPAR = "expired_pushed_authorization_requests"
 )
 
 // StepReport is what one step did.
@@ -425,7 +432,11 @@ func Clear(ctx context.Context, opts Options) (Report, error) {
 		return Report{}, err
 	}
 	rep := Report{Rules: rules, RulesReason: reason, Now: now, DryRun: opts.DryRun}
-	steps := plan(rules, opts, now)
+	hasPAR, err := opts.Store.HasTable(ctx, store.HasTableParams{Role: store.RolePAR})
+	if err != nil {
+		return Report{}, fmt.Errorf("look for the pushed authorization request table: %w", err)
+	}
+	steps := plan(rules, opts, now, hasPAR)
 	if rules == RulesDOT34 && opts.RefreshTokenExpire == 0 && (len(opts.Only) == 0 || slices.Contains(opts.Only, KindRefresh)) {
 		rep.Warnings = append(rep.Warnings, WarnNoExpiry)
 	}
@@ -464,8 +475,10 @@ func Clear(ctx context.Context, opts Options) (Report, error) {
 	return rep, nil
 }
 
-// plan lays out the steps of a rule set, in DOT's order.
-func plan(rules Rules, o Options, now time.Time) []StepReport {
+// plan lays out the steps of a rule set, in DOT's order. DOT main adds
+// a last step whatever the rules of the token steps: pushed authorization
+// requests, where the database has their table (hasPAR).
+func plan(rules Rules, o Options, now time.Time, hasPAR bool) []StepReport {
 	var expireCutoff time.Time
 	hasExpire := o.RefreshTokenExpire > 0
 	if hasExpire {
@@ -500,10 +513,15 @@ func plan(rules Rules, o Options, now time.Time) []StepReport {
 		}
 		steps = append(steps, revoked, orphaned, expired)
 	}
+	par := StepReport{Name: StepExpiredPAR, Message: "Expired pushed authorization requests deleted", Target: store.PARExpiredBefore, Cutoff: now}
+	if !hasPAR {
+		par = skipped(par, "the database has no pushed authorization request table (DOT releases up to 3.4.1 have none; DOT main adds it)")
+	}
 	return append(steps,
 		StepReport{Name: StepExpiredAccess, Message: "Expired access tokens deleted", Target: store.AccessExpiredBefore, Cutoff: now},
 		StepReport{Name: StepExpiredIDToken, Message: "Expired ID tokens deleted", Target: store.IDTokenExpiredBefore, Cutoff: now},
 		StepReport{Name: StepExpiredGrant, Message: "Expired grant tokens deleted", Target: store.GrantExpiredBefore, Cutoff: now},
+		par,
 	)
 }
 

@@ -47,6 +47,12 @@ func ExampleClear() {
 	}
 	fmt.Println("rules:", rep.Rules)
 	for _, step := range rep.Steps {
+		if step.Skipped {
+			// Here: DOT main's pushed-authorization-request step, as
+			// DOT 3.4.1's tables have no such table.
+			fmt.Println("skipped:", step.Name)
+			continue
+		}
 		fmt.Println(step.Line())
 	}
 	// Output:
@@ -57,6 +63,7 @@ func ExampleClear() {
 	// 1 Expired access tokens deleted
 	// 0 Expired ID tokens deleted
 	// 0 Expired grant tokens deleted
+	// skipped: expired_pushed_authorization_requests
 }
 
 // Delete the expired CIMD-registered applications that hold no live

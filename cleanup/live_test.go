@@ -199,7 +199,8 @@ func TestWorkersEqualOneWorker(t *testing.T) {
 		t.Run(string(d), func(t *testing.T) {
 			t.Parallel()
 			base := time.Now()
-			one, many := sqlstoretest.New(t, d, sqlstoretest.DOT341), sqlstoretest.New(t, d, sqlstoretest.DOT341)
+			// DOT main's layout: the token steps of 3.4.1, and the PAR step too.
+			one, many := sqlstoretest.New(t, d, sqlstoretest.DOTMain), sqlstoretest.New(t, d, sqlstoretest.DOTMain)
 			one.SeedMix(t, 1500, base)
 			many.SeedMix(t, 1500, base)
 			opts := func(e *sqlstoretest.Env, workers int) cleanup.Options {

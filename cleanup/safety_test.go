@@ -70,7 +70,7 @@ func TestStatementTimeoutIsRetried(t *testing.T) {
 	rep, err := cleanup.Clear(context.Background(), cleanup.Options{Store: e.Store, Now: T, Rules: cleanup.RulesDOT33,
 		StatementTimeout: 200 * time.Millisecond, RetryBackoff: 50 * time.Millisecond, Retries: 20})
 	require.NoError(t, err)
-	grants := rep.Steps[len(rep.Steps)-1]
+	grants := stepNamed(t, rep, cleanup.StepExpiredGrant)
 	assert.EqualValues(t, 5, grants.Deleted)
 	assert.GreaterOrEqual(t, grants.Retries, 1)
 	assert.Empty(t, e.IDs(t, "grant"))
@@ -120,4 +120,16 @@ func TestPermanentErrorStops(t *testing.T) {
 		assert.EqualValues(t, 2, grants.Deleted)
 		assert.Zero(t, grants.Retries)
 	})
+}
+
+// stepNamed is the report of one step.
+func stepNamed(t *testing.T, rep cleanup.Report, name string) cleanup.StepReport {
+	t.Helper()
+	for _, st := range rep.Steps {
+		if st.Name == name {
+			return st
+		}
+	}
+	t.Fatalf("no step %s in the report", name)
+	return cleanup.StepReport{}
 }

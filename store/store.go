@@ -87,6 +87,9 @@ const (
 	IDTokenExpiredBefore
 	// GrantExpiredBefore: grants with expires < Cutoff.
 	GrantExpiredBefore
+	// PARExpiredBefore: pushed authorization requests (DOT main's table)
+	// with expires < Cutoff.
+	PARExpiredBefore
 )
 
 var targetNames = map[Target]string{
@@ -98,6 +101,7 @@ var targetNames = map[Target]string{
 	AccessExpiredBefore:                "access-expired-before",
 	IDTokenExpiredBefore:               "idtoken-expired-before",
 	GrantExpiredBefore:                 "grant-expired-before",
+	PARExpiredBefore:                   "par-expired-before",
 }
 
 func (t Target) String() string {
@@ -180,6 +184,12 @@ type Migrations struct {
 	// Names are the applied migration names of the app, e.g.
 	// "0012_add_token_checksum", in no particular order.
 	Names []string
+}
+
+// HasTableParams are the inputs of Store.HasTable.
+type HasTableParams struct {
+	// Role is the table's role as Tables.Named names it ("par", …).
+	Role string
 }
 
 // AppliedMigrationsParams are the inputs of Store.AppliedMigrations.
@@ -308,6 +318,9 @@ type Store interface {
 	Partition(ctx context.Context, p PartitionParams) ([]Range, error)
 	// CountMatches counts what a step would delete, deleting nothing.
 	CountMatches(ctx context.Context, p CountParams) (int64, error)
+	// HasTable reports whether the table of a role exists: the optional
+	// ones (see Optional) tell which DOT made the database.
+	HasTable(ctx context.Context, p HasTableParams) (bool, error)
 	// AppliedMigrations reads Django's migration ledger.
 	AppliedMigrations(ctx context.Context, p AppliedMigrationsParams) (Migrations, error)
 	// ApplicationColumns reports the application table's columns and the

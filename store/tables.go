@@ -16,7 +16,12 @@ type Tables struct {
 	RefreshToken string
 	IDToken      string
 	Grant        string
-	User         string
+	// PushedAuthorizationRequest is DOT main's table of pushed
+	// authorization requests (RFC 9126, OAUTH2_PROVIDER_PAR_REQUEST_MODEL).
+	// No DOT release up to 3.4.1 has it: cleartokens cleans it only where
+	// it exists.
+	PushedAuthorizationRequest string
+	User                       string
 	// Migrations is Django's migration ledger, django_migrations.
 	Migrations string
 	// Lock is oauthkit's own lease table, used for the single-runner lock
@@ -36,6 +41,8 @@ func DefaultTables() Tables {
 		User:         "auth_user",
 		Migrations:   "django_migrations",
 		Lock:         "oauthkit_lock",
+
+		PushedAuthorizationRequest: "oauth2_provider_pushedauthorizationrequest",
 	}
 }
 
@@ -49,6 +56,7 @@ func (t Tables) WithDefaults() Tables {
 		{&t.Application, d.Application}, {&t.AccessToken, d.AccessToken},
 		{&t.RefreshToken, d.RefreshToken}, {&t.IDToken, d.IDToken},
 		{&t.Grant, d.Grant}, {&t.User, d.User}, {&t.Migrations, d.Migrations}, {&t.Lock, d.Lock},
+		{&t.PushedAuthorizationRequest, d.PushedAuthorizationRequest},
 	} {
 		if *f.v == "" {
 			*f.v = f.def
@@ -63,7 +71,21 @@ func (t Tables) Named() []NamedTable {
 		{"application", t.Application}, {"accesstoken", t.AccessToken},
 		{"refreshtoken", t.RefreshToken}, {"idtoken", t.IDToken},
 		{"grant", t.Grant}, {"user", t.User}, {"migrations", t.Migrations}, {"lock", t.Lock},
+		{RolePAR, t.PushedAuthorizationRequest},
 	}
+}
+
+// RolePAR is the role of the pushed-authorization-request table in
+// Named and Set ("par"; DOT's model name, pushedauthorizationrequest, is
+// taken too).
+const RolePAR = "par"
+
+// Optional reports whether a role's table may be missing: Django's ledger
+// (a database oauthkit created may lack it), the lease table (a Galera
+// cluster's only) and the pushed-authorization-request table (DOT main's
+// only).
+func Optional(role string) bool {
+	return role == "migrations" || role == "lock" || role == RolePAR
 }
 
 // NamedTable pairs a table role (e.g. "accesstoken") with its configured name.
@@ -91,8 +113,10 @@ func (t *Tables) Set(role, name string) error {
 		t.Migrations = name
 	case "lock":
 		t.Lock = name
+	case RolePAR, "pushedauthorizationrequest":
+		t.PushedAuthorizationRequest = name
 	default:
-		return fmt.Errorf("unknown table role %q (want one of application, accesstoken, refreshtoken, idtoken, grant, user, migrations, lock)", role)
+		return fmt.Errorf("unknown table role %q (want one of application, accesstoken, refreshtoken, idtoken, grant, par, user, migrations, lock)", role)
 	}
 	return nil
 }

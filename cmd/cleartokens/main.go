@@ -52,7 +52,7 @@ func (f *flags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.asJSON, "json", false, "print the report as one JSON object on stdout")
 	fs.Var(cli.TableFlag{Tables: &f.tables}, "table", cli.TableHelp)
 	fs.BoolVar(&f.dry, "dry-run", false, "count what each step would delete and delete nothing")
-	fs.StringVar(&f.only, "only", "", "clean only these `KINDS`, comma separated: access, refresh, idtoken, grant (default all, in DOT's order)")
+	fs.StringVar(&f.only, "only", "", "clean only these `KINDS`, comma separated: access, refresh, idtoken, grant, par (DOT main's pushed authorization requests) (default all, in DOT's order)")
 	fs.StringVar(&f.before, "before", "", "use `TIME` as now (2026-01-31T12:00:00Z, '2026-01-31 12:00:00' or 2026-01-31; UTC unless a zone is given); not in the future (default the clock)")
 	fs.DurationVar(&f.keepIfYounger, "keep-if-younger", 0, "keep tokens that expired less than `DURATION` ago (now minus DURATION), e.g. 720h for an audit window (default 0: none)")
 	fs.DurationVar(&f.maxDuration, "max-duration", 0, "stop after the batch that crosses `DURATION` and exit 0 with the partial report; the next run goes on (default 0: no limit)")

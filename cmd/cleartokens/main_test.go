@@ -58,7 +58,11 @@ func TestDOTOutputAndRows(t *testing.T) {
 
 		r := runCmd(t, t.TempDir(), []string{"DATABASE_URL=" + e.URL, "REFRESH_TOKEN_EXPIRE_SECONDS=86400", "CLEAR_EXPIRED_TOKENS_BATCH_SIZE=1"})
 		require.Equal(t, 0, r.code, r.stderr)
-		assert.Equal(t, "1 Revoked refresh tokens deleted\n1 Expired refresh tokens deleted\n2 Expired access tokens deleted\n1 Expired ID tokens deleted\n1 Expired grant tokens deleted\n", r.stdout)
+		want := "1 Revoked refresh tokens deleted\n1 Expired refresh tokens deleted\n2 Expired access tokens deleted\n1 Expired ID tokens deleted\n1 Expired grant tokens deleted\n"
+		if e.Layout.AtLeast(sqlstoretest.DOTMain) {
+			want += "0 Expired pushed authorization requests deleted\n"
+		}
+		assert.Equal(t, want, r.stdout)
 		assert.Empty(t, r.stderr)
 		assert.Equal(t, []int64{live}, e.IDs(t, "accesstoken"))
 		assert.Empty(t, e.IDs(t, "refreshtoken"))
@@ -74,8 +78,12 @@ func TestDOT34WarningAndJSON(t *testing.T) {
 	var rep cleanup.Report
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &rep))
 	assert.Equal(t, cleanup.RulesDOT34, rep.Rules)
-	require.Len(t, rep.Steps, 6)
+	require.Len(t, rep.Steps, 7)
 	assert.Equal(t, cleanup.StepOrphanedRefresh, rep.Steps[1].Name)
+	par := rep.Steps[6]
+	assert.Equal(t, cleanup.StepExpiredPAR, par.Name)
+	assert.True(t, par.Skipped, "DOT 3.4.1 has no pushed authorization request table")
+	assert.Contains(t, par.SkipReason, "no pushed authorization request table")
 	assert.EqualValues(t, 1, rep.Steps[1].Deleted)
 	assert.Empty(t, e.IDs(t, "refreshtoken"))
 }

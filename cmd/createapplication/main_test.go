@@ -67,6 +67,17 @@ func TestCreatesLikeDOT(t *testing.T) {
 		var stored string
 		require.NoError(t, e.DB.Get(&stored, `SELECT client_secret FROM oauth2_provider_application WHERE client_id = 'web'`))
 		assert.Regexp(t, `^pbkdf2_sha256\$1000\$`, stored)
+		if e.Layout.AtLeast(sqlstoretest.DOTMain) {
+			// The columns DOT main added, at its model defaults.
+			assert.EqualValues(t, 1, e.Int(t, `SELECT count(*) FROM oauth2_provider_application WHERE client_id = 'web' AND client_jwks = ''
+AND client_jwks_uri = '' AND token_endpoint_auth_method = '' AND require_pushed_authorization_requests IS NULL`))
+		}
+		// The same again with --if-not-exists and the secret it printed:
+		// the row is read back and found the same.
+		again := run(t, e, nil, "", "--name", "Web", "confidential", "--user", strconv.FormatInt(user, 10), "authorization-code",
+			"--redirect-uris", "https://web.example.com/cb https://web.example.com/cb2", "--client-id", "web", "--client-secret", m[1], "--if-not-exists")
+		require.Equal(t, 0, again.Code, again.Stderr)
+		assert.EqualValues(t, 1, apps(t, e))
 
 		// No name: DOT names the application by its client_id. An empty
 		// option counts as not given.

@@ -95,7 +95,7 @@ func (f TableFlag) Set(v string) error {
 const LockLeaseHelp = "on a MariaDB Galera cluster, how long the single-runner lock's lease lasts without renewal: a killed run blocks the next for at most this `DURATION` (default 30s)"
 
 // TableHelp documents --table.
-const TableHelp = "use table `ROLE=NAME` for a swapped DOT model; ROLE is application, accesstoken, refreshtoken, idtoken, grant, user, migrations or lock (repeatable)"
+const TableHelp = "use table `ROLE=NAME` for a swapped DOT model; ROLE is application, accesstoken, refreshtoken, idtoken, grant, par (pushed authorization requests), user, migrations or lock (repeatable)"
 
 // OpenParams say which database a command opens and how.
 type OpenParams struct {

@@ -110,8 +110,11 @@ func (s *Store) GetApplication(ctx context.Context, clientID string) (*store.App
 
 // InsertApplication writes one application row. DOT's model defaults are
 // not database defaults, so every NOT NULL column of the table in hand is
-// supplied: the 3.0 columns always, and 3.4's registration_source (model
-// default "manual") when the table has it.
+// supplied: the 3.0 columns always, 3.4's registration_source (model
+// default "manual") and DOT main's client_jwks, client_jwks_uri and
+// token_endpoint_auth_method (model default "") when the table has them.
+// A nullable column gets its model default too (NULL for all of them), so
+// the row is the one DOT's createapplication writes.
 func (s *Store) InsertApplication(ctx context.Context, p store.InsertApplicationParams) (int64, error) {
 	cols, err := s.applicationColumns(ctx)
 	if err != nil {
@@ -130,6 +133,9 @@ func (s *Store) InsertApplication(ctx context.Context, p store.InsertApplication
 		"algorithm": a.Algorithm, "allowed_origins": a.AllowedOrigins,
 		"created": s.d.timeArg(orNow(a.Created)), "updated": s.d.timeArg(orNow(a.Updated)),
 		"registration_source": "manual", "cimd_expires_at": nil,
+		// DOT main's (after 3.4.1) client-assertion and PAR columns.
+		"client_jwks": "", "client_jwks_uri": "", "token_endpoint_auth_method": "",
+		"require_pushed_authorization_requests": nil,
 	}
 	var names, marks []string
 	var args []any

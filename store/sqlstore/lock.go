@@ -14,6 +14,12 @@ import (
 func (s *Store) Lock(ctx context.Context, p store.LockParams) (store.Unlocker, error) {
 	var parts []string
 	for _, nt := range s.tables.Named() {
+		if nt.Role == store.RolePAR && !s.namedPAR {
+			// Left out at its default, so that the key is the one earlier
+			// versions took (they knew no such table): an upgraded cleaner
+			// and one not yet upgraded still exclude each other.
+			continue
+		}
 		parts = append(parts, nt.Role+"="+nt.Name)
 	}
 	key := "oauthkit:" + p.Name + ":" + strings.Join(parts, ",")

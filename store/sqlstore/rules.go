@@ -19,6 +19,7 @@ const (
 	roleUser
 	roleMigrations
 	roleLock
+	rolePAR
 )
 
 // fk is a foreign key: column of table points at the id of another row.
@@ -92,6 +93,9 @@ var rules = map[store.Target]rule{
 	store.IDTokenExpiredBefore: {table: roleIDToken, usesCutoff: true, keptWhileReferenced: &fk{roleAccess, "id_token_id"},
 		own: func(_ *Store, al, _ string) string { return al + ".expires < ?" }},
 	store.GrantExpiredBefore: {table: roleGrant, usesCutoff: true,
+		own: func(_ *Store, al, _ string) string { return al + ".expires < ?" }},
+	// DOT main's last step; no foreign key points at the table.
+	store.PARExpiredBefore: {table: rolePAR, usesCutoff: true,
 		own: func(_ *Store, al, _ string) string { return al + ".expires < ?" }},
 }
 

@@ -27,6 +27,9 @@ type Store struct {
 	walkByID bool
 	// source is where Open connected (zero for New).
 	source DataSource
+	// namedPAR: WithTables named the pushed-authorization-request table
+	// (a swapped model), so it must exist.
+	namedPAR bool
 
 	quoted map[tableRole]string // validated once at construction
 
@@ -38,6 +41,7 @@ var _ store.Store = (*Store)(nil)
 
 type config struct {
 	tables      store.Tables
+	namedPAR    bool
 	dialect     Dialect
 	allowCreate bool
 	walkByID    bool
@@ -81,6 +85,7 @@ func buildConfig(opts []Option) (config, error) {
 	for _, o := range opts {
 		o(&c)
 	}
+	c.namedPAR = c.tables.PushedAuthorizationRequest != "" && c.tables.PushedAuthorizationRequest != store.DefaultTables().PushedAuthorizationRequest
 	c.tables = c.tables.WithDefaults()
 	if err := c.tables.Validate(); err != nil {
 		return c, err
@@ -151,7 +156,7 @@ func newStore(db *sqlx.DB, d dialect, display string, cfg config) *Store {
 	if f, ok := d.(interface{ fresh(config) dialect }); ok {
 		d = f.fresh(cfg) // a dialect with per-store state gets its own
 	}
-	s := &Store{db: db, d: d, tables: t, display: display, walkByID: cfg.walkByID, quoted: map[tableRole]string{}}
+	s := &Store{db: db, d: d, tables: t, display: display, walkByID: cfg.walkByID, namedPAR: cfg.namedPAR, quoted: map[tableRole]string{}}
 	for role, name := range s.names() {
 		s.quoted[role] = d.quote(name)
 	}
@@ -164,6 +169,7 @@ func (s *Store) names() map[tableRole]string {
 	return map[tableRole]string{
 		roleApplication: t.Application, roleAccess: t.AccessToken, roleRefresh: t.RefreshToken,
 		roleIDToken: t.IDToken, roleGrant: t.Grant, roleUser: t.User, roleMigrations: t.Migrations, roleLock: t.Lock,
+		rolePAR: t.PushedAuthorizationRequest,
 	}
 }
 
@@ -246,11 +252,14 @@ func (s *Store) Replicas(ctx context.Context) ([]store.Replica, error) {
 	return r, nil
 }
 
-// CheckSchema reports the first configured table (migrations aside) that is missing.
+// CheckSchema reports the first configured table that is missing. The
+// optional tables (store.Optional) are left out, but for the
+// pushed-authorization-request table when WithTables named it: a swapped
+// model's table that is missing is a mistake to report, not an older DOT.
 func (s *Store) CheckSchema(ctx context.Context) error {
 	for _, nt := range s.tables.Named() {
-		if nt.Role == "migrations" || nt.Role == "lock" {
-			continue // optional: a database oauthkit created may lack the ledger; the lease table is Galera's only
+		if store.Optional(nt.Role) && !(nt.Role == store.RolePAR && s.namedPAR) {
+			continue
 		}
 		ok, err := s.tableExists(ctx, nt.Name)
 		if err != nil {
@@ -265,6 +274,16 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 
 func missingTable(display, role, name string) error {
 	return fmt.Errorf("%s: %s table %q: %w (is this a django-oauth-toolkit database? run with --create-schema to create the tables)", display, role, name, store.ErrMissingTable)
+}
+
+// HasTable reports whether the table of a role exists.
+func (s *Store) HasTable(ctx context.Context, p store.HasTableParams) (bool, error) {
+	for _, nt := range s.tables.Named() {
+		if nt.Role == p.Role {
+			return s.tableExists(ctx, nt.Name)
+		}
+	}
+	return false, fmt.Errorf("has table: unknown table role %q", p.Role)
 }
 
 // AppliedMigrations reads django_migrations for one app.

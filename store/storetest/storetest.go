@@ -27,10 +27,21 @@ const (
 	DOT301 Layout = "3.0.1"
 	// DOT341 is the layout of DOT 3.4.1 (migrations 0001–0022).
 	DOT341 Layout = "3.4.1"
+	// DOTMain is the layout of DOT's main branch after 3.4.1 (commit
+	// 0f9d49f4, not released yet; migrations 0001–0025): three NOT NULL
+	// client-assertion columns and a PAR flag on the application table,
+	// and the pushed-authorization-request table.
+	DOTMain Layout = "main"
 )
 
-// Layouts are both DOT generations in use.
-var Layouts = []Layout{DOT301, DOT341}
+// Layouts are the DOT generations served, oldest first.
+var Layouts = []Layout{DOT301, DOT341, DOTMain}
+
+// AtLeast reports whether layout l has everything layout o has (it is o
+// or newer).
+func (l Layout) AtLeast(o Layout) bool {
+	return slices.Index(Layouts, l) >= slices.Index(Layouts, o)
+}
 
 // Table names a token table by its role: "accesstoken", "refreshtoken",
 // "idtoken" or "grant" (DOT's model names).
@@ -42,10 +53,9 @@ const (
 	IDToken      Table = "idtoken"
 	Grant        Table = "grant"
 	Application  Table = "application"
+	// PAR is DOT main's pushed-authorization-request table.
+	PAR Table = "pushedauthorizationrequest"
 )
-
-// TokenTables are the tables cleartokens cleans.
-var TokenTables = []Table{AccessToken, RefreshToken, IDToken, Grant}
 
 // Harness is one fresh database of one layout, with DOT's default table
 // names, as an implementation of store.Store sees it, plus what the suite
@@ -66,6 +76,9 @@ type Harness interface {
 	IDToken(t testing.TB, expires time.Time) int64
 	// Grant inserts an authorization code expiring at expires.
 	Grant(t testing.TB, expires time.Time) int64
+	// PAR inserts a pushed authorization request expiring at expires
+	// (DOTMain layout only).
+	PAR(t testing.TB, expires time.Time) int64
 	// Link sets a foreign-key column of one row to value (0: NULL), e.g.
 	// Link(t, AccessToken, id, "id_token_id", idt).
 	Link(t testing.TB, table Table, id int64, column string, value int64)
@@ -73,7 +86,8 @@ type Harness interface {
 	Ref(t testing.TB, table Table, id int64, column string) int64
 	// IDs lists the ids left in a table, ascending.
 	IDs(t testing.TB, table Table) []int64
-	// DeleteAllTokens empties the four token tables.
+	// DeleteAllTokens empties the four token tables (and the PAR table
+	// where there is one).
 	DeleteAllTokens(t testing.TB)
 	// DropTable drops the table of a role as store.Tables.Named names it
 	// ("grant", "migrations", …).
@@ -107,6 +121,8 @@ func Run(t *testing.T, open Opener) {
 				"WritableNoReplica": testWritable,
 				"CIMDCascade":       testCIMDCascade,
 				"CIMDBatchOrder":    testCIMDBatchOrder,
+				"HasTable":          testHasTable,
+				"Applications":      testApplications,
 			} {
 				t.Run(name, func(t *testing.T) {
 					t.Parallel()
@@ -197,10 +213,18 @@ var targetCases = []targetCase{
 		return []int64{e.Grant(t, cutoff.Add(-us)), e.Grant(t, cutoff.Add(-time.Hour))},
 			[]int64{e.Grant(t, cutoff), e.Grant(t, cutoff.Add(us))}
 	}},
+	// DOT main: strict, as for grants.
+	{store.PARExpiredBefore, PAR, func(t *testing.T, e Harness) ([]int64, []int64) {
+		return []int64{e.PAR(t, cutoff.Add(-us)), e.PAR(t, cutoff.Add(-time.Hour))},
+			[]int64{e.PAR(t, cutoff), e.PAR(t, cutoff.Add(us))}
+	}},
 }
 
 func testTargets(t *testing.T, e Harness) {
 	for _, tc := range targetCases {
+		if tc.table == PAR && !e.Layout().AtLeast(DOTMain) {
+			continue // no such table before DOT main
+		}
 		// Each case on its own rows: seed, run, and look at what is left.
 		gone, kept := tc.seed(t, e)
 		batches := Drain(t, e.Store(), tc.target, cutoff, 1)
@@ -346,7 +370,7 @@ func PruneCIMD(t *testing.T, s store.Store, now time.Time, max int, dry bool) in
 func testCIMDCascade(t *testing.T, e Harness) {
 	now := time.Now()
 	past, future := now.Add(-time.Hour), now.Add(time.Hour)
-	if e.Layout() == DOT301 {
+	if !e.Layout().AtLeast(DOT341) {
 		_, err := e.Store().PruneCIMDApplications(context.Background(), store.PruneCIMDParams{Now: now, Max: 10})
 		assert.True(t, errors.Is(err, store.ErrNoCIMD), "%v", err)
 		return
@@ -434,7 +458,7 @@ func appOf(h Harness) int64 { return h.(interface{ App() int64 }).App() }
 // So the result depends on the batch size and the order, and a dry run
 // must see it too.
 func testCIMDBatchOrder(t *testing.T, e Harness) {
-	if e.Layout() == DOT301 {
+	if !e.Layout().AtLeast(DOT341) {
 		return
 	}
 	base := time.Now()
@@ -474,4 +498,49 @@ func testCIMDBatchOrder(t *testing.T, e Harness) {
 		assert.NotContains(t, apps, p)
 		assert.Equal(t, c.want == 1, slices.Contains(apps, q))
 	}
+}
+
+// The pushed-authorization-request table tells DOT main from a release;
+// the required tables are there on every layout.
+func testHasTable(t *testing.T, e Harness) {
+	ctx := context.Background()
+	has, err := e.Store().HasTable(ctx, store.HasTableParams{Role: store.RolePAR})
+	require.NoError(t, err)
+	assert.Equal(t, e.Layout().AtLeast(DOTMain), has, "PAR table on layout %s", e.Layout())
+	has, err = e.Store().HasTable(ctx, store.HasTableParams{Role: "grant"})
+	require.NoError(t, err)
+	assert.True(t, has)
+	_, err = e.Store().HasTable(ctx, store.HasTableParams{Role: "nonsense"})
+	assert.Error(t, err)
+	e.DropTable(t, "grant")
+	has, err = e.Store().HasTable(ctx, store.HasTableParams{Role: "grant"})
+	require.NoError(t, err)
+	assert.False(t, has)
+}
+
+// An application written by InsertApplication reads back the same, on
+// every layout (each layout's NOT NULL columns filled with DOT's model
+// defaults), and a second one with its client_id is refused.
+func testApplications(t *testing.T, e Harness) {
+	ctx := context.Background()
+	cols, err := e.Store().ApplicationColumns(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, e.Layout().AtLeast(DOT341), cols.Has("registration_source"))
+	assert.Equal(t, e.Layout().AtLeast(DOTMain), cols.Has("client_jwks"))
+	created := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	a := store.Application{ClientID: "conformance-app", RedirectURIs: "https://a.example/cb", ClientType: "confidential",
+		AuthorizationGrantType: "authorization-code", ClientSecret: "pbkdf2_sha256$1$salt$x", HashClientSecret: true,
+		Name: "Conformance", Created: created, Updated: created}
+	id, err := e.Store().InsertApplication(ctx, store.InsertApplicationParams{Application: a})
+	require.NoError(t, err)
+	got, err := e.Store().GetApplication(ctx, "conformance-app")
+	require.NoError(t, err)
+	require.NotNil(t, got)
+	a.ID, got.Created, got.Updated, a.Created, a.Updated = id, time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	assert.Equal(t, a, *got)
+	_, err = e.Store().InsertApplication(ctx, store.InsertApplicationParams{Application: a})
+	assert.True(t, errors.Is(err, store.ErrDuplicateClientID), "%v", err)
+	missing, err := e.Store().GetApplication(ctx, "no-such-app")
+	require.NoError(t, err)
+	assert.Nil(t, missing)
 }

@@ -38,11 +38,12 @@ import (
 type Layout = storetest.Layout
 
 const (
-	DOT301 = storetest.DOT301
-	DOT341 = storetest.DOT341
+	DOT301  = storetest.DOT301
+	DOT341  = storetest.DOT341
+	DOTMain = storetest.DOTMain
 )
 
-// Layouts are both DOT generations in use.
+// Layouts are the DOT generations served, oldest first.
 var Layouts = storetest.Layouts
 
 //go:embed testdata/*.sql
@@ -354,7 +355,7 @@ func (e *Env) Application(t testing.TB, cimd bool, cimdExpires time.Time) int64 
 	}
 	now := e.Time(time.Now())
 	cols, vals, args := "", "", []any{"c" + e.next(), e.user, now, now}
-	if e.Layout == DOT341 {
+	if e.Layout.AtLeast(DOT341) {
 		source := "manual"
 		if cimd {
 			source = "cimd"
@@ -367,6 +368,9 @@ func (e *Env) Application(t testing.TB, cimd bool, cimdExpires time.Time) int64 
 		args = append(args, source, exp)
 	} else if cimd {
 		t.Fatalf("the DOT %s layout has no CIMD columns", e.Layout)
+	}
+	if e.Layout.AtLeast(DOTMain) {
+		cols, vals = cols+", client_jwks, client_jwks_uri, token_endpoint_auth_method", vals+", '', '', ''"
 	}
 	return e.insert(t, `INSERT INTO oauth2_provider_application (client_id, redirect_uris, client_type, authorization_grant_type, client_secret,
 name, user_id, skip_authorization, created, updated, algorithm, post_logout_redirect_uris, hash_client_secret, allowed_origins`+cols+`)
@@ -389,7 +393,7 @@ func (e *Env) AccessToken(t testing.TB, expires time.Time) int64 {
 	sum := sha256.Sum256([]byte(tok))
 	now := e.Time(time.Now())
 	cols, vals := "", ""
-	if e.Layout == DOT341 {
+	if e.Layout.AtLeast(DOT341) {
 		cols, vals = ", resource", ", '[]'"
 	}
 	return e.insert(t, `INSERT INTO oauth2_provider_accesstoken (token, token_checksum, expires, scope, application_id, user_id, created, updated`+cols+`)
@@ -410,7 +414,7 @@ func (e *Env) RefreshToken(t testing.TB, accessToken int64, revoked time.Time) i
 	}
 	now := e.Time(time.Now())
 	cols, vals, args := "", "", []any{tok, at, app, user, now, now, rev}
-	if e.Layout == DOT341 {
+	if e.Layout.AtLeast(DOT341) {
 		sum := sha256.Sum256([]byte(tok))
 		cols, vals = ", token_checksum, resource", ", ?, '[]'"
 		args = append(args, hex.EncodeToString(sum[:]))
@@ -433,12 +437,25 @@ func (e *Env) Grant(t testing.TB, expires time.Time) int64 {
 	user, app := e.owner(t)
 	now := e.Time(time.Now())
 	cols, vals := "", ""
-	if e.Layout == DOT341 {
+	if e.Layout.AtLeast(DOT341) {
 		cols, vals = ", resource", ", '[]'"
 	}
 	return e.insert(t, `INSERT INTO oauth2_provider_grant (code, expires, redirect_uri, scope, application_id, user_id, created, updated,
 code_challenge, code_challenge_method, nonce, claims`+cols+`) VALUES (?, ?, 'https://example.com/cb', 'read', ?, ?, ?, ?, '', '', '', ''`+vals+`)`,
 		"g"+e.next(), e.Time(expires), app, user, now, now)
+}
+
+// PAR inserts a pushed authorization request expiring at expires, as DOT
+// main's PAR endpoint stores one (DOTMain layout only: older layouts have
+// no such table).
+func (e *Env) PAR(t testing.TB, expires time.Time) int64 {
+	t.Helper()
+	if !e.Layout.AtLeast(DOTMain) {
+		t.Fatalf("the DOT %s layout has no pushed authorization request table", e.Layout)
+	}
+	uri := "urn:ietf:params:oauth:request_uri:" + randomHex(16)
+	return e.insert(t, `INSERT INTO oauth2_provider_pushedauthorizationrequest (request_uri, client_id, parameters, expires, created)
+VALUES (?, ?, ?, ?, ?)`, uri, "c"+e.next(), `{"response_type": "code", "scope": "read"}`, e.Time(expires), e.Time(time.Now()))
 }
 
 // Link sets a column of one row, e.g. Link(t, "accesstoken", id, "id_token_id", idt).
@@ -505,17 +522,34 @@ func (e *Env) SeedMix(t testing.TB, n int, base time.Time) {
 			if i%3 == 0 {
 				e.Grant(t, base.Add(time.Duration(i%48-24)*time.Hour))
 			}
+			if i%5 == 1 && e.Layout.AtLeast(DOTMain) {
+				// Pushed requests live seconds to minutes; a backlog of
+				// unredeemed ones, some live.
+				e.PAR(t, base.Add(time.Duration(i%13-9)*time.Minute))
+			}
 		}
 	})
 }
 
-// Snapshot lists the ids left in every token table, for comparing runs.
+// Snapshot lists the ids left in every table cleartokens cleans, for
+// comparing runs.
 func (e *Env) Snapshot(t testing.TB) map[string][]int64 {
 	m := map[string][]int64{}
-	for _, tbl := range []string{"accesstoken", "refreshtoken", "idtoken", "grant"} {
+	for _, tbl := range e.CleanedTables() {
 		m[tbl] = e.IDs(t, tbl)
 	}
 	return m
+}
+
+// CleanedTables are the tables (as IDs names them) that cleartokens
+// cleans in e's layout: the four token tables, and DOT main's pushed
+// authorization requests.
+func (e *Env) CleanedTables() []string {
+	tables := []string{"accesstoken", "refreshtoken", "idtoken", "grant"}
+	if e.Layout.AtLeast(DOTMain) {
+		tables = append(tables, string(storetest.PAR))
+	}
+	return tables
 }
 
 // AssertNoDanglingKeys fails the test if any foreign key between the
@@ -579,6 +613,7 @@ func (h harness) RefreshToken(t testing.TB, at int64, revoked time.Time) int64 {
 }
 func (h harness) IDToken(t testing.TB, expires time.Time) int64 { return h.e.IDToken(t, expires) }
 func (h harness) Grant(t testing.TB, expires time.Time) int64   { return h.e.Grant(t, expires) }
+func (h harness) PAR(t testing.TB, expires time.Time) int64     { return h.e.PAR(t, expires) }
 func (h harness) IDs(t testing.TB, table storetest.Table) []int64 {
 	return h.e.IDs(t, string(table))
 }
@@ -597,7 +632,12 @@ func (h harness) Ref(t testing.TB, table storetest.Table, id int64, column strin
 
 func (h harness) DeleteAllTokens(t testing.TB) {
 	h.e.Exec(t, `UPDATE oauth2_provider_accesstoken SET source_refresh_token_id = NULL, id_token_id = NULL`)
-	for _, tbl := range []string{"refreshtoken", "accesstoken", "idtoken", "grant"} {
+	// Refresh tokens first: MariaDB checks their access_token_id at once.
+	tables := []string{"refreshtoken", "accesstoken", "idtoken", "grant"}
+	if h.e.Layout.AtLeast(DOTMain) {
+		tables = append(tables, string(storetest.PAR))
+	}
+	for _, tbl := range tables {
 		h.e.Exec(t, `DELETE FROM oauth2_provider_`+tbl)
 	}
 }
