@@ -19,9 +19,11 @@ const DefaultCIMDBatchSize = 1000
 // CIMDLockName is what clearcimdapplications' single-runner lock is called.
 const CIMDLockName = "clearcimdapplications"
 
-// ErrBatchSize is DOT's error for a batch size below 1; it also matches
+// ErrBatchSize: a CIMDOptions.BatchSize below 1 (the command says it in
+// DOT's words, "--batch-size must be a positive integer."). The error
+// returned is an *OptionError, which matches ErrBatchSize and
 // ErrInvalidOptions.
-var ErrBatchSize = fmt.Errorf("--batch-size must be a positive integer.: %w", ErrInvalidOptions)
+var ErrBatchSize = errors.New("batch size must be a positive integer")
 
 // CIMDOptions are the settings of DOT 3.4.1's clearcimdapplications.
 type CIMDOptions struct {
@@ -115,32 +117,17 @@ func ClearCIMDApplications(ctx context.Context, o CIMDOptions) (CIMDReport, erro
 	if err := o.validate(); err != nil {
 		return CIMDReport{}, err
 	}
-	if !o.DryRun {
-		if err := o.Store.CheckWritable(ctx); err != nil {
-			return CIMDReport{}, err
-		}
+	sess, err := begin(ctx, o.Store, o.control(), CIMDLockName, ErrCIMDLocked)
+	if err != nil {
+		return CIMDReport{Interrupted: errors.Is(err, ErrInterrupted)}, err
 	}
-	guard := func() error { return nil }
-	if o.Lock != LockNone && !o.DryRun {
-		lock, err := o.Store.Lock(ctx, store.LockParams{Name: CIMDLockName, Wait: o.Lock == LockWait})
-		if errors.Is(err, store.ErrLocked) {
-			return CIMDReport{}, ErrCIMDLocked
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return CIMDReport{Interrupted: true}, fmt.Errorf("%w while waiting for the lock: %w", ErrInterrupted, context.Cause(ctx))
-			}
-			return CIMDReport{}, err
-		}
-		defer lock.Unlock() //nolint:errcheck // the session's end releases it anyway
-		guard = lock.Err
-	}
+	defer sess.release()
 	now := o.Now
 	if now.IsZero() {
 		now = time.Now()
 	}
 	rep := CIMDReport{DryRun: o.DryRun, Now: now}
-	err := o.walk(ctx, now, &rep, guard)
+	err = o.walk(ctx, now, &rep, sess.guard)
 	rep.Duration = time.Since(start)
 	if err != nil && ctx.Err() != nil {
 		rep.Interrupted = true
@@ -155,33 +142,19 @@ var ErrCIMDLocked = fmt.Errorf("another clearcimdapplications run holds the lock
 
 func (o *CIMDOptions) validate() error {
 	if o.Store == nil {
-		return fmt.Errorf("CIMDOptions.Store is nil: %w", ErrInvalidOptions)
+		return &OptionError{Field: "CIMDOptions.Store", Problem: "is required"}
 	}
 	switch {
 	case o.BatchSize == 0:
 		o.BatchSize = DefaultCIMDBatchSize
 	case o.BatchSize < 0:
-		return ErrBatchSize
+		return &OptionError{Field: "CIMDOptions.BatchSize", Value: o.BatchSize, Problem: "must be a positive integer", sentinel: ErrBatchSize}
 	}
-	if !o.Now.IsZero() && o.Now.After(time.Now()) {
-		return fmt.Errorf("now %s is in the future: %w", o.Now.UTC().Format(time.RFC3339), ErrInvalidOptions)
-	}
-	if o.Lock < LockSkip || o.Lock > LockNone {
-		return fmt.Errorf("lock policy %d: %w", o.Lock, ErrInvalidOptions)
-	}
-	if o.StatementTimeout < 0 || o.RetryBackoff < 0 {
-		return fmt.Errorf("statement timeout and retry backoff must not be negative: %w", ErrInvalidOptions)
-	}
-	switch {
-	case o.Retries == 0:
-		o.Retries = DefaultRetries
-	case o.Retries < 0:
-		o.Retries = 0
-	}
-	if o.RetryBackoff == 0 {
-		o.RetryBackoff = 200 * time.Millisecond
-	}
-	return nil
+	return checkControl("CIMDOptions", o.Now, o.Lock, &o.Retries, &o.RetryBackoff, o.StatementTimeout)
+}
+
+func (o *CIMDOptions) control() control {
+	return control{lock: o.Lock, retries: o.Retries, retryBackoff: o.RetryBackoff, statementTimeout: o.StatementTimeout, dryRun: o.DryRun, logger: o.Logger}
 }
 
 // walk runs the batches. Each runs to its commit even when ctx is
@@ -198,13 +171,8 @@ func (o *CIMDOptions) walk(ctx context.Context, now time.Time, rep *CIMDReport, 
 			return fmt.Errorf("stopped: %w", err)
 		}
 		p := store.PruneCIMDParams{Now: now, After: after, Max: o.BatchSize, DryRun: o.DryRun, Gone: gone}
-		res, err := retry(ctx, o.Retries, o.RetryBackoff, o.Logger, &rep.Retries, func() (store.PruneCIMDResult, error) {
-			attempt, cancel := batchCtx, context.CancelFunc(func() {})
-			if o.StatementTimeout > 0 {
-				attempt, cancel = context.WithTimeout(batchCtx, o.StatementTimeout)
-			}
-			defer cancel()
-			return o.Store.PruneCIMDApplications(attempt, p)
+		res, err := runBatch(ctx, batchCtx, o.control(), &rep.Retries, func(ctx context.Context) (store.PruneCIMDResult, error) {
+			return o.Store.PruneCIMDApplications(ctx, p)
 		})
 		if err != nil {
 			return err
@@ -230,36 +198,5 @@ func (o *CIMDOptions) walk(ctx context.Context, now time.Time, rep *CIMDReport, 
 		if o.OnBatch != nil {
 			o.OnBatch(CIMDBatchEvent{Candidates: res.Candidates, Deleted: res.Deleted, TotalDeleted: rep.Deleted})
 		}
-	}
-}
-
-// retry runs fn again after a transient failure (store.ErrTransient) with
-// a doubling pause, up to retries times; each failed attempt was rolled
-// back, so trying again is safe.
-func retry[T any](ctx context.Context, retries int, backoff time.Duration, logger *slog.Logger, count *int, fn func() (T, error)) (T, error) {
-	pause := backoff
-	for attempt := 0; ; attempt++ {
-		res, err := fn()
-		if err == nil {
-			return res, nil
-		}
-		if !errors.Is(err, store.ErrTransient) || attempt >= retries {
-			if attempt > 0 {
-				return res, fmt.Errorf("batch failed after %d retries: %w", attempt, err)
-			}
-			return res, err
-		}
-		*count++
-		if logger != nil {
-			logger.Warn("batch failed, retrying", "attempt", attempt+1, "pause", pause, "error", err)
-		}
-		t := time.NewTimer(pause)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return res, ctx.Err()
-		case <-t.C:
-		}
-		pause = min(pause*2, backoff*30)
 	}
 }

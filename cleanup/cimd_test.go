@@ -165,7 +165,8 @@ func TestCIMDOptions(t *testing.T) {
 	e := sqlstoretest.New(t, "sqlite", sqlstoretest.DOT301)
 	_, err := cleanup.ClearCIMDApplications(context.Background(), cleanup.CIMDOptions{Store: e.Store, BatchSize: -1})
 	assert.True(t, errors.Is(err, cleanup.ErrInvalidOptions))
-	assert.Contains(t, err.Error(), "--batch-size must be a positive integer.")
+	assert.True(t, errors.Is(err, cleanup.ErrBatchSize), "%v", err)
+	assert.Contains(t, err.Error(), "CIMDOptions.BatchSize -1: must be a positive integer")
 	_, err = cleanup.ClearCIMDApplications(context.Background(), cleanup.CIMDOptions{Store: e.Store})
 	assert.True(t, errors.Is(err, store.ErrNoCIMD), "%v", err)
 }

@@ -12,11 +12,11 @@ import (
 func ValidateEvery(interval time.Duration, opts Options) error {
 	switch {
 	case interval <= 0:
-		return fmt.Errorf("interval %s: must be positive: %w", interval, ErrInvalidOptions)
+		return &OptionError{Field: "interval", Value: interval, Problem: "must be positive"}
 	case !opts.Now.IsZero():
-		return fmt.Errorf("repeated runs each read the clock: a fixed Now would freeze it: %w", ErrInvalidOptions)
+		return &OptionError{Field: "Options.Now", Value: opts.Now.UTC().Format(time.RFC3339), Problem: "is fixed: repeated runs each read the clock, and a fixed Now would freeze it"}
 	case opts.MaxDuration >= interval:
-		return fmt.Errorf("max duration %s must be shorter than the interval %s: %w", opts.MaxDuration, interval, ErrInvalidOptions)
+		return &OptionError{Field: "Options.MaxDuration", Value: opts.MaxDuration, Problem: fmt.Sprintf("must be shorter than the interval %s", interval)}
 	}
 	return opts.Validate()
 }

@@ -28,6 +28,11 @@ var (
 	// ErrReadOnly: the database takes no writes: a PostgreSQL standby in
 	// recovery, or a read-only session. Run the command on the primary.
 	ErrReadOnly = errors.New("the database is read-only")
+	// ErrLockUnavailable: the single-runner lock cannot be taken on this
+	// database at all (a Galera cluster without the lease table, a SQLite
+	// file that cannot be opened for its lock); a run may go without one
+	// if it serialises itself.
+	ErrLockUnavailable = errors.New("the single-runner lock cannot be taken here")
 	// ErrLocked: another process holds the single-runner lock.
 	ErrLocked = errors.New("lock held by another process")
 	// ErrTransient marks a failure worth retrying: a serialization failure,

@@ -119,10 +119,7 @@ Exit status: 0 success (also when another run holds the lock), 1 failure
 		out.Info(prog + ": interrupted while waiting for the lock; nothing was deleted")
 		return cli.ExitFailure
 	case err != nil && !errors.Is(err, cleanup.ErrInterrupted):
-		if errors.Is(err, cleanup.ErrInvalidOptions) {
-			err = cli.UsageError{Err: err}
-		}
-		return out.Error(err, f.common.Traceback)
+		return out.Error(cli.OptionUsage(err, map[string]string{"CIMDOptions.Now": "now", "CIMDOptions.StatementTimeout": "--statement-timeout"}), f.common.Traceback)
 	}
 	if f.asJSON {
 		json.NewEncoder(stdout).Encode(rep) //nolint:errcheck // nothing to do if stdout is gone
@@ -161,7 +158,7 @@ func (f *flags) options() (cleanup.CIMDOptions, error) {
 	case f.retries < 0:
 		return o, cli.Usagef("--retries %d: must not be negative", f.retries)
 	case f.retries == 0:
-		o.Retries = -1
+		o.Retries = cleanup.NoRetries
 	default:
 		o.Retries = f.retries
 	}

@@ -84,7 +84,7 @@ func (f *flags) apply(o *cleanup.Options) error {
 	case f.retries < 0:
 		return cli.Usagef("--retries %d: must not be negative", f.retries)
 	case f.retries == 0:
-		o.Retries = -1 // never
+		o.Retries = cleanup.NoRetries
 	default:
 		o.Retries = f.retries
 	}
@@ -266,13 +266,24 @@ SIGINT or SIGTERM stops after the current batch and prints what was done.
 	return cli.ExitOK
 }
 
-// usage marks the library's verdict on bad options as bad usage (exit 2).
-func usage(err error) error {
-	if errors.Is(err, cleanup.ErrInvalidOptions) {
-		return cli.UsageError{Err: err}
-	}
-	return err
+// optionNames says, for each library field, the setting or flag that sets it.
+var optionNames = map[string]string{
+	"Options.BatchSize":               "CLEAR_EXPIRED_TOKENS_BATCH_SIZE",
+	"Options.BatchInterval":           "CLEAR_EXPIRED_TOKENS_BATCH_INTERVAL",
+	"Options.RefreshTokenExpire":      "REFRESH_TOKEN_EXPIRE_SECONDS",
+	"Options.RefreshTokenGracePeriod": "REFRESH_TOKEN_GRACE_PERIOD_SECONDS",
+	"Options.Workers":                 "--workers",
+	"Options.MaxReplicaLag":           "--max-replica-lag",
+	"Options.MaxDuration":             "--max-duration",
+	"Options.KeepIfYounger":           "--keep-if-younger",
+	"Options.Now":                     "--before",
+	"Options.StatementTimeout":        "--statement-timeout",
+	"interval":                        "--every",
 }
+
+// usage says the library's verdict on bad options in the command's words
+// (exit 2).
+func usage(err error) error { return cli.OptionUsage(err, optionNames) }
 
 func runMetrics(rep cleanup.Report, err error) metrics.Run {
 	r := metrics.Run{DryRun: rep.DryRun, StoppedEarly: rep.StoppedEarly, Duration: rep.Duration, Failed: err != nil,

@@ -143,6 +143,8 @@ func TestBadInput(t *testing.T) {
 		{"zero batch size", nil, []string{"--batch-size", "0"}, 2, "positive"},
 		{"negative expiry", []string{"REFRESH_TOKEN_EXPIRE_SECONDS=-5"}, nil, 2, "must not be negative"},
 		{"negative grace", nil, []string{"--refresh-token-grace-period-seconds=-1"}, 2, "must not be negative"},
+		{"negative workers", nil, []string{"--workers", "-2"}, 2, "error: --workers -2: must not be negative\n"},
+		{"every with before", nil, []string{"--every", "1h", "--before", "2026-01-01"}, 2, "error: --before 2026-01-01T00:00:00Z: is fixed"},
 		{"bad interval", []string{"CLEAR_EXPIRED_TOKENS_BATCH_INTERVAL=soon"}, nil, 2, "seconds"},
 		{"bad bool", []string{"REFRESH_TOKEN_REUSE_PROTECTION=maybe"}, nil, 2, "true or false"},
 		{"bad rules", []string{"CLEARTOKENS_RULES=dot-2"}, nil, 2, "dot-3.3"},
@@ -196,7 +198,7 @@ func TestReadOnlySQLite(t *testing.T) {
 	sqlstoretest.MakeReadOnly(t, e.Path())
 	r := runCmd(t, t.TempDir(), []string{"DATABASE_URL=" + e.URL})
 	assert.Equal(t, 1, r.code)
-	assert.Contains(t, r.stderr, "single-runner lock (--no-lock runs without it)")
+	assert.Contains(t, r.stderr, "(--no-lock runs without the single-runner lock)")
 	assert.Equal(t, 1, strings.Count(r.stderr, "\n"), r.stderr)
 	r = runCmd(t, t.TempDir(), []string{"DATABASE_URL=" + e.URL}, "--no-lock")
 	assert.Equal(t, 1, r.code)

@@ -15,7 +15,10 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/oauthkit/oauthkit/cleanup"
+	"github.com/oauthkit/oauthkit/store"
 	"golang.org/x/term"
 )
 
@@ -261,7 +264,7 @@ func (o *Output) Info(s string) { fmt.Fprintln(o.Stderr, s) }
 // Error prints err as one line on stderr (red on a terminal), or with
 // traceback every cause on its own line, and returns the exit status.
 func (o *Output) Error(err error, traceback bool) int {
-	fmt.Fprintln(o.Stderr, o.Red(o.Prog+": error: "+err.Error()))
+	fmt.Fprintln(o.Stderr, o.Red(o.Prog+": error: "+err.Error()+hint(err)))
 	if traceback {
 		printCauses(o.Stderr, err, "  ")
 	}
@@ -327,4 +330,45 @@ func (c *Common) Begin(prog string, stdout, stderr io.Writer) (out *Output, code
 		return out, ExitOK, true
 	}
 	return out, 0, false
+}
+
+// OptionUsage turns the library's verdict on an option out of range
+// (*cleanup.OptionError, naming a library field) into a usage error in
+// the command's words: names maps each field to the flag or setting the
+// user set it with. Other errors pass unchanged, but for one matching
+// cleanup.ErrInvalidOptions, which is bad usage too.
+func OptionUsage(err error, names map[string]string) error {
+	var oe *cleanup.OptionError
+	if errors.As(err, &oe) {
+		name, ok := names[oe.Field]
+		if !ok {
+			name = oe.Field
+		}
+		value := oe.Value
+		if d, isDuration := value.(time.Duration); isDuration && strings.HasSuffix(name, "_SECONDS") {
+			value = strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
+		}
+		if value == nil {
+			return UsageError{Err: fmt.Errorf("%s %s", name, oe.Problem)}
+		}
+		return UsageError{Err: fmt.Errorf("%s %v: %s", name, value, oe.Problem)}
+	}
+	if errors.Is(err, cleanup.ErrInvalidOptions) {
+		return UsageError{Err: err}
+	}
+	return err
+}
+
+// hint is what the command's user can do about an error the library
+// states in its own terms: the flag that helps, in this program's words.
+func hint(err error) string {
+	switch {
+	case errors.Is(err, store.ErrLockUnavailable) && errors.Is(err, store.ErrMissingTable):
+		return " (--create-schema creates the lease table, --table lock=NAME names another, --no-lock runs without the lock)"
+	case errors.Is(err, store.ErrLockUnavailable):
+		return " (--no-lock runs without the single-runner lock)"
+	case errors.Is(err, store.ErrMissingTable):
+		return " (run with --create-schema to create the tables)"
+	}
+	return ""
 }

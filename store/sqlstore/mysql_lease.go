@@ -59,8 +59,8 @@ func (d mysqlDialect) leaseLock(ctx context.Context, s *Store, key string, p sto
 	if ok, err := s.tableExists(ctx, s.tables.Lock); err != nil {
 		return nil, err
 	} else if !ok {
-		return nil, fmt.Errorf("on a Galera cluster the single-runner lock is a lease in table %q, which does not exist: create it with --create-schema (Store.Migrate), name another with --table lock=NAME, or run with --no-lock: %w",
-			s.tables.Lock, store.ErrMissingTable)
+		return nil, fmt.Errorf("on a Galera cluster the single-runner lock is a lease in table %q, which does not exist (Store.Migrate creates it; Tables.Lock names another): %w: %w",
+			s.tables.Lock, store.ErrLockUnavailable, store.ErrMissingTable)
 	}
 	lease := d.galera.lease
 	holder := holderID()

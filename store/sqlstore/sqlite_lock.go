@@ -52,7 +52,7 @@ func (d sqliteDialect) lock(ctx context.Context, s *Store, key string, p store.L
 	}
 	f, err := d.locks.take(file)
 	if err != nil {
-		return nil, fmt.Errorf("open the database file for the single-runner lock (--no-lock runs without it): %w", err)
+		return nil, fmt.Errorf("open the database file for the single-runner lock: %w: %w", store.ErrLockUnavailable, err)
 	}
 	off := lockOffset(key)
 	for {
@@ -62,7 +62,7 @@ func (d sqliteDialect) lock(ctx context.Context, s *Store, key string, p store.L
 		}
 		if !errors.Is(err, errHeld) {
 			d.locks.give(f)
-			return nil, fmt.Errorf("lock the database file (--no-lock runs without the single-runner lock): %w", err)
+			return nil, fmt.Errorf("lock the database file: %w: %w", store.ErrLockUnavailable, err)
 		}
 		if !p.Wait {
 			d.locks.give(f)

@@ -1,0 +1,168 @@
+package cleanup
+
+// The walk of one step: batch after batch, on one range of the table or
+// on several at once (workers).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/oauthkit/oauthkit/store"
+)
+
+// runStep deletes batch after batch until the walk reaches the end of the
+// table: with Workers > 1, on disjoint ranges of the table at once, each
+// batch still its own transaction on its own connection. Each batch runs
+// to its commit even if ctx is cancelled meanwhile, so an interrupted run
+// leaves whole batches only; ctx is checked between batches and during
+// the pause.
+//
+// It reports spent when the time budget (MaxDuration, counted from the
+// run's start) ran out before the step was complete.
+func runStep(ctx context.Context, o Options, st *StepReport, runStart time.Time, guard func() error, replicas *replicaThrottle) (spent bool, err error) {
+	start := time.Now()
+	defer func() { st.Duration = time.Since(start) }()
+	ranges := []store.Range{{}}
+	if o.Workers > 1 {
+		if ranges, err = o.Store.Partition(ctx, store.PartitionParams{Target: st.Target, Parts: o.Workers}); err != nil {
+			return false, fmt.Errorf("step %s: %w", st.Name, err)
+		}
+	}
+	w := &stepWalk{o: o, st: st, start: start, runStart: runStart, guard: guard, replicas: replicas}
+	if len(ranges) == 1 {
+		complete, spent, err := w.walk(ctx, ranges[0])
+		st.Complete = complete
+		return spent, err
+	}
+	// The workers stop together: the first error (or the budget) ends the
+	// others after their batch in flight.
+	wctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	allComplete := true
+	for _, r := range ranges {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			complete, sp, err := w.walk(wctx, r)
+			mu.Lock()
+			defer mu.Unlock()
+			allComplete = allComplete && complete
+			spent = spent || sp
+			// A worker that stopped because another did has nothing to add.
+			if err != nil && firstErr == nil && wctx.Err() == nil {
+				firstErr = err
+			}
+			if err != nil || sp {
+				cancel(errStopped)
+			}
+		}()
+	}
+	wg.Wait()
+	st.Complete = allComplete && firstErr == nil && !spent
+	if firstErr == nil && ctx.Err() != nil {
+		return spent, ctx.Err()
+	}
+	return spent, firstErr
+}
+
+// errStopped is how a worker tells the others to stop.
+var errStopped = errors.New("another worker stopped")
+
+// stepWalk is one step's walk; its counts are shared by its workers.
+type stepWalk struct {
+	o               Options
+	st              *StepReport
+	start, runStart time.Time
+	guard           func() error
+	replicas        *replicaThrottle
+	mu              sync.Mutex // st, OnBatch, the replica throttle
+}
+
+// walk runs the batches of one range to its end.
+func (w *stepWalk) walk(ctx context.Context, r store.Range) (complete, spent bool, err error) {
+	o, st := w.o, w.st
+	batchCtx := context.WithoutCancel(ctx)
+	cursor := r.From
+	for {
+		if err := ctx.Err(); err != nil {
+			return false, false, err
+		}
+		if o.MaxDuration > 0 && time.Since(w.runStart) >= o.MaxDuration {
+			return false, true, nil
+		}
+		if err := w.guard(); err != nil {
+			return false, false, fmt.Errorf("step %s: stopped: %w", st.Name, err)
+		}
+		w.mu.Lock()
+		spent, err := w.replicas.wait(ctx, st.Name, w.runStart)
+		w.mu.Unlock()
+		if err != nil || spent {
+			return false, spent, err
+		}
+		var retries int
+		res, err := deleteWithRetry(ctx, batchCtx, o, st.Name, store.DeleteBatchParams{Target: st.Target, Cutoff: st.Cutoff, Max: o.BatchSize, After: cursor, Until: r.Until}, &retries)
+		w.mu.Lock()
+		st.Retries += retries
+		if err != nil {
+			w.mu.Unlock()
+			return false, false, err
+		}
+		st.Batches++
+		st.Deleted += res.Deleted
+		total := st.Deleted
+		if o.OnBatch != nil {
+			o.OnBatch(BatchEvent{Step: st.Name, Deleted: res.Deleted, StepDeleted: total, StepDuration: time.Since(w.start)})
+		}
+		w.mu.Unlock()
+		cursor = res.Next
+		if o.Logger != nil {
+			o.Logger.Debug("batch committed", "step", st.Name, "deleted", res.Deleted, "step_total", total, "cursor", string(cursor))
+		}
+		if res.Done {
+			return true, false, nil
+		}
+		if o.BatchInterval > 0 {
+			t := time.NewTimer(o.BatchInterval)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return false, false, ctx.Err()
+			case <-t.C:
+			}
+		}
+	}
+}
+
+// countStep is a step of a dry run: one count, nothing deleted.
+func countStep(ctx context.Context, o Options, st *StepReport, earlier []store.Step) error {
+	start := time.Now()
+	n, err := o.Store.CountMatches(ctx, store.CountParams{Step: store.Step{Target: st.Target, Cutoff: st.Cutoff}, Earlier: earlier})
+	st.Duration = time.Since(start)
+	if err != nil {
+		return fmt.Errorf("step %s: %w", st.Name, err)
+	}
+	st.Deleted, st.Complete = n, true
+	if o.OnBatch != nil {
+		o.OnBatch(BatchEvent{Step: st.Name, Deleted: n, StepDeleted: n, StepDuration: st.Duration})
+	}
+	return nil
+}
+
+// deleteWithRetry runs one batch, retrying transient failures with a
+// doubling pause. Each failed attempt was rolled back by the database, so
+// retrying from the same cursor is safe.
+func deleteWithRetry(ctx, batchCtx context.Context, o Options, step string, p store.DeleteBatchParams, retries *int) (store.DeleteBatchResult, error) {
+	res, err := runBatch(ctx, batchCtx, o.control(), retries, func(ctx context.Context) (store.DeleteBatchResult, error) {
+		return o.Store.DeleteBatch(ctx, p)
+	})
+	if err != nil && ctx.Err() == nil {
+		return res, fmt.Errorf("step %s: %w", step, err)
+	}
+	return res, err
+}
