@@ -76,26 +76,6 @@ func TestStatementTimeoutIsRetried(t *testing.T) {
 	assert.Empty(t, e.IDs(t, "grant"))
 }
 
-// Retries are bounded: a lock that never goes ends the run with a clear
-// error and the report of what was done.
-func TestRetriesExhausted(t *testing.T) {
-	e := sqlstoretest.New(t, "postgres", sqlstoretest.DOT341)
-	e.Grant(t, T.Add(-time.Hour))
-	e.AccessToken(t, T.Add(-time.Hour))
-	blocker := e.DB.MustBegin()
-	defer blocker.Rollback() //nolint:errcheck
-	_, err := blocker.Exec(`SELECT id FROM oauth2_provider_grant FOR UPDATE`)
-	require.NoError(t, err)
-	rep, err := cleanup.Clear(context.Background(), cleanup.Options{Store: e.Store, Now: T, Rules: cleanup.RulesDOT33,
-		StatementTimeout: 100 * time.Millisecond, RetryBackoff: 10 * time.Millisecond, Retries: 2})
-	require.Error(t, err)
-	assert.True(t, errors.Is(err, store.ErrTransient))
-	assert.Contains(t, err.Error(), "after 2 retries")
-	assert.Contains(t, err.Error(), "statement timeout")
-	require.NotEmpty(t, rep.Steps)
-	assert.EqualValues(t, 1, counts(rep)["expired_access_tokens"], "the report keeps what was done")
-	assert.Len(t, e.IDs(t, "grant"), 1)
-}
 
 // Anything that is not transient stops the run at once, with the report.
 func TestPermanentErrorStops(t *testing.T) {
