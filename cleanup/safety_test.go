@@ -76,7 +76,6 @@ func TestStatementTimeoutIsRetried(t *testing.T) {
 	assert.Empty(t, e.IDs(t, "grant"))
 }
 
-
 // Anything that is not transient stops the run at once, with the report.
 func TestPermanentErrorStops(t *testing.T) {
 	sqlstoretest.ForEach(t, func(t *testing.T, e *sqlstoretest.Env) {
