@@ -8,6 +8,7 @@ import (
 
 	"github.com/oauthkit/oauthkit/application"
 	"github.com/oauthkit/oauthkit/store/sqlstore"
+	_ "github.com/oauthkit/oauthkit/store/sqlstore/sqlite" // links SQLite
 )
 
 // Register a confidential client, then check secrets against what was

@@ -10,6 +10,7 @@ import (
 
 	"github.com/oauthkit/oauthkit/cleanup"
 	"github.com/oauthkit/oauthkit/store/sqlstore"
+	_ "github.com/oauthkit/oauthkit/store/sqlstore/sqlite" // links SQLite
 )
 
 // Clean a database the way DOT's cleartokens does. Here it is a fresh

@@ -27,6 +27,10 @@ import (
 
 	"github.com/oauthkit/oauthkit/application"
 	"github.com/oauthkit/oauthkit/store/sqlstore"
+	// The databases this server takes: each package links one driver.
+	_ "github.com/oauthkit/oauthkit/store/sqlstore/mysql"
+	_ "github.com/oauthkit/oauthkit/store/sqlstore/postgres"
+	_ "github.com/oauthkit/oauthkit/store/sqlstore/sqlite"
 )
 
 const tokenLifetime = time.Hour

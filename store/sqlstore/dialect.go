@@ -4,7 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"fmt"
 	"net/url"
+	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -133,4 +136,38 @@ func rowsToColumns(rows *sql.Rows, scan func(*sql.Rows) (column, error)) ([]colu
 		cols = append(cols, c)
 	}
 	return cols, rows.Err()
+}
+
+// driverPackage is the import path of a database/sql driver's package,
+// by which a handle's driver is recognised without importing it.
+func driverPackage(d driver.Driver) string {
+	t := reflect.TypeOf(d)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil {
+		return ""
+	}
+	return t.PkgPath()
+}
+
+// linkPackages name the package that links each database in.
+var linkPackages = map[Dialect]string{
+	DialectPostgres: "github.com/oauthkit/oauthkit/store/sqlstore/postgres",
+	DialectSQLite:   "github.com/oauthkit/oauthkit/store/sqlstore/sqlite",
+	DialectMySQL:    "github.com/oauthkit/oauthkit/store/sqlstore/mysql",
+}
+
+// errNotLinked: the program does not import the package of d's driver.
+func errNotLinked(d Dialect) error {
+	return fmt.Errorf("%s is not linked into this program: import _ %q: %w", d, linkPackages[d], store.ErrInvalidURL)
+}
+
+// openLinked opens database/sql's driver name, saying which package to
+// import when the program links none of that name.
+func openLinked(d Dialect, name, dsn string) (*sql.DB, error) {
+	if !slices.Contains(sql.Drivers(), name) {
+		return nil, errNotLinked(d)
+	}
+	return sql.Open(name, dsn)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"net"
@@ -13,10 +12,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
 	"github.com/jmoiron/sqlx"
 
 	"github.com/oauthkit/oauthkit/store"
+	"github.com/oauthkit/oauthkit/store/sqlstore/internal/drivers"
 )
 
 // DialectMySQL is MySQL and MariaDB through github.com/go-sql-driver/mysql.
@@ -42,7 +41,9 @@ func (mysqlDialect) schemes() []string  { return []string{"mysql", "mariadb"} }
 func (mysqlDialect) urlForms() []string { return []string{"mysql://…", "mariadb://…"} }
 func (mysqlDialect) driverName() string { return "mysql" }
 
-func (mysqlDialect) recognizes(d driver.Driver) bool { _, ok := d.(*mysql.MySQLDriver); return ok }
+func (mysqlDialect) recognizes(d driver.Driver) bool {
+	return driverPackage(d) == "github.com/go-sql-driver/mysql"
+}
 
 // parseURL reads mysql://USER:PASSWORD@HOST:PORT/DB?OPTIONS as
 // dj-database-url writes it (mariadb:// too). The query's options pass
@@ -60,48 +61,39 @@ func (mysqlDialect) parseURL(raw, scheme string, u *url.URL) (DataSource, error)
 	if db == "" || strings.Contains(db, "/") {
 		return DataSource{}, fmt.Errorf("database URL %q names no database (want %s://host/dbname): %w", display, scheme, store.ErrInvalidURL)
 	}
-	cfg := mysql.NewConfig()
-	cfg.User = u.User.Username()
+	hooks := drivers.LoadMySQL()
+	if hooks == nil {
+		return DataSource{}, errNotLinked(DialectMySQL)
+	}
+	cfg := drivers.MySQLConfig{User: u.User.Username(), Net: "tcp", DBName: db, Params: map[string]string{}}
 	cfg.Passwd, _ = u.User.Password()
-	cfg.Net = "tcp"
 	port := u.Port()
 	if port == "" {
 		port = "3306"
 	}
 	cfg.Addr = net.JoinHostPort(u.Hostname(), port)
-	cfg.DBName = db
-	params := map[string]string{}
 	for k, vs := range u.Query() {
-		params[k] = vs[len(vs)-1]
-	}
-	if sock := params["unix_socket"]; sock != "" { // dj-database-url's name
-		cfg.Net, cfg.Addr = "unix", sock
-		delete(params, "unix_socket")
-	}
-	dsn := cfg.FormatDSN()
-	extra := url.Values{}
-	for k, v := range params {
 		switch k {
 		case "parseTime", "loc", "multiStatements", "interpolateParams":
 			continue // oauthkit's own, below
+		case "unix_socket": // dj-database-url's name
+			if sock := vs[len(vs)-1]; sock != "" {
+				cfg.Net, cfg.Addr = "unix", sock
+			}
+			continue
 		}
-		extra.Set(k, v)
+		cfg.Params[k] = vs[len(vs)-1]
 	}
-	extra.Set("parseTime", "true")
-	extra.Set("loc", "UTC")
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
-	parsed, err := mysql.ParseDSN(dsn + sep + extra.Encode())
+	cfg.Params["parseTime"], cfg.Params["loc"] = "true", "UTC"
+	dsn, err := hooks.DSN(cfg)
 	if err != nil {
 		return DataSource{}, fmt.Errorf("database URL %q: %s: %w", display, parseProblem(err), store.ErrInvalidURL)
 	}
-	return DataSource{Dialect: DialectMySQL, DSN: parsed.FormatDSN(), Display: display, secrets: secrets}, nil
+	return DataSource{Dialect: DialectMySQL, DSN: dsn, Display: display, secrets: secrets}, nil
 }
 
 func (mysqlDialect) open(ds DataSource, _ config) (*sqlx.DB, error) {
-	db, err := sql.Open("mysql", ds.DSN)
+	db, err := openLinked(DialectMySQL, "mysql", ds.DSN)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", ds.Display, scrubSecrets(err, ds.secrets))
 	}
@@ -183,15 +175,29 @@ const (
 	myLockDeadlockWsrep = 1180 // commit failed (Galera)
 )
 
+// mysqlError reads a server error through the driver package's hook.
+func mysqlError(err error) (number uint16, sqlState, message string, ok bool) {
+	if h := drivers.LoadMySQL(); h != nil {
+		return h.Error(err)
+	}
+	return 0, "", "", false
+}
+
+// mysqlErrorIs reports a server error of that number.
+func mysqlErrorIs(err error, number uint16) bool {
+	n, _, _, ok := mysqlError(err)
+	return ok && n == number
+}
+
 func (mysqlDialect) isTransient(err error) bool {
-	if errors.Is(err, mysql.ErrInvalidConn) {
+	if h := drivers.LoadMySQL(); h != nil && h.ConnLost(err) {
 		return true
 	}
-	var my *mysql.MySQLError
-	if !errors.As(err, &my) {
+	number, _, _, ok := mysqlError(err)
+	if !ok {
 		return false
 	}
-	switch my.Number {
+	switch number {
 	case myLockWaitTimeout, myDeadlock, myRowIsReferenced, myNoReferencedRow, myTooManyConns, myServerShutdown,
 		myQueryInterrupted, myConnKilled, myMaxExecutionTime, myIdleTimeout, myLockDeadlockWsrep:
 		return true
@@ -199,24 +205,17 @@ func (mysqlDialect) isTransient(err error) bool {
 	return false
 }
 
-func (mysqlDialect) isMissingTable(err error) bool {
-	var my *mysql.MySQLError
-	return errors.As(err, &my) && my.Number == myNoSuchTable
-}
+func (mysqlDialect) isMissingTable(err error) bool { return mysqlErrorIs(err, myNoSuchTable) }
 
-func (mysqlDialect) isUniqueViolation(err error) bool {
-	var my *mysql.MySQLError
-	return errors.As(err, &my) && my.Number == myDuplicateKey
-}
+func (mysqlDialect) isUniqueViolation(err error) bool { return mysqlErrorIs(err, myDuplicateKey) }
 
 // quotedValue finds what a MySQL message quotes: "Duplicate entry 'x'",
 // "Incorrect value 'x'" may hold a value of the row.
 var quotedValue = regexp.MustCompile(`'[^']*'`)
 
 func (mysqlDialect) safeMessage(err error) (string, bool) {
-	var my *mysql.MySQLError
-	if errors.As(err, &my) {
-		return fmt.Sprintf("mysql: Error %d (%s): %s", my.Number, string(my.SQLState[:]), quotedValue.ReplaceAllString(my.Message, "'…'")), true
+	if number, state, msg, ok := mysqlError(err); ok {
+		return fmt.Sprintf("mysql: Error %d (%s): %s", number, state, quotedValue.ReplaceAllString(msg, "'…'")), true
 	}
 	return "", false
 }

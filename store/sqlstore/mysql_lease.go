@@ -11,8 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
 	"github.com/oauthkit/oauthkit/store"
 )
 
@@ -36,9 +34,8 @@ func (d mysqlDialect) isGalera(ctx context.Context, s *Store) (bool, error) {
 	g.once.Do(func() {
 		var on sql.NullString
 		err := s.db.GetContext(ctx, &on, `SELECT @@wsrep_on`)
-		var my *mysql.MySQLError
 		switch {
-		case errors.As(err, &my) && my.Number == 1193: // unknown system variable
+		case mysqlErrorIs(err, 1193): // unknown system variable
 		case err != nil:
 			g.err = err
 		default:
@@ -100,8 +97,7 @@ func tryLease(ctx context.Context, s *Store, tbl, name, holder string, micros in
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
 	// Read what the cluster has committed, not only what this node has applied.
 	if _, err := tx.ExecContext(ctx, `SET SESSION wsrep_sync_wait = 1`); err != nil {
-		var my *mysql.MySQLError
-		if !errors.As(err, &my) || my.Number != 1193 { // no such variable: not Galera (WithLeaseLock)
+		if !mysqlErrorIs(err, 1193) { // no such variable: not Galera (WithLeaseLock)
 			return false, err
 		}
 	}

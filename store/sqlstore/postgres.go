@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 
 	"github.com/oauthkit/oauthkit/store"
 )
@@ -40,7 +39,14 @@ func (postgresDialect) schemes() []string  { return []string{"postgres", "postgr
 func (postgresDialect) urlForms() []string { return []string{"postgres://…", "postgresql://…"} }
 func (postgresDialect) driverName() string { return "postgres" }
 
-func (postgresDialect) recognizes(d driver.Driver) bool { _, ok := d.(*pq.Driver); return ok }
+// recognizes lib/pq's driver and pgx's database/sql driver.
+func (postgresDialect) recognizes(d driver.Driver) bool {
+	switch driverPackage(d) {
+	case "github.com/lib/pq", "github.com/jackc/pgx/v5/stdlib", "github.com/jackc/pgx/v4/stdlib":
+		return true
+	}
+	return false
+}
 
 func (postgresDialect) parseURL(raw, scheme string, u *url.URL) (DataSource, error) {
 	if u == nil {
@@ -63,7 +69,7 @@ func (postgresDialect) parseURL(raw, scheme string, u *url.URL) (DataSource, err
 }
 
 func (postgresDialect) open(ds DataSource, _ config) (*sqlx.DB, error) {
-	db, err := sql.Open("postgres", ds.DSN)
+	db, err := openLinked(DialectPostgres, "postgres", ds.DSN)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", ds.Display, scrubSecrets(err, ds.secrets))
 	}
@@ -154,12 +160,24 @@ func (postgresDialect) insertReturningID(ctx context.Context, db *sqlx.DB, query
 	return id, err
 }
 
+// sqlState is the SQLSTATE of a server error, read through the method
+// both lib/pq's *pq.Error and pgx's *pgconn.PgError have.
+func sqlState(err error) (code string, e error, ok bool) {
+	var st interface {
+		error
+		SQLState() string
+	}
+	if !errors.As(err, &st) {
+		return "", nil, false
+	}
+	return st.SQLState(), st, true
+}
+
 func (postgresDialect) isTransient(err error) bool {
-	var pqErr *pq.Error
-	if !errors.As(err, &pqErr) {
+	code, _, ok := sqlState(err)
+	if !ok {
 		return false
 	}
-	code := string(pqErr.Code)
 	switch {
 	case code == "40001", code == "40P01": // serialization failure, deadlock
 		return true
@@ -174,23 +192,28 @@ func (postgresDialect) isTransient(err error) bool {
 }
 
 func (postgresDialect) isMissingTable(err error) bool {
-	var pqErr *pq.Error
-	return errors.As(err, &pqErr) && pqErr.Code == "42P01" // undefined_table
+	code, _, ok := sqlState(err)
+	return ok && code == "42P01" // undefined_table
 }
 
 func (postgresDialect) isUniqueViolation(err error) bool {
-	var pqErr *pq.Error
-	return errors.As(err, &pqErr) && pqErr.Code == "23505"
+	code, _, ok := sqlState(err)
+	return ok && code == "23505"
 }
 
-// safeMessage keeps PostgreSQL's message and code, not its detail, which
-// may quote the failing row.
+// safeMessage keeps the server's message and code, not its detail, which
+// may quote the failing row: the drivers' Error() leaves the detail out
+// (lib/pq: "pq: message"; pgx: "SEVERITY: message (SQLSTATE code)").
 func (postgresDialect) safeMessage(err error) (string, bool) {
-	var pqErr *pq.Error
-	if errors.As(err, &pqErr) {
-		return fmt.Sprintf("pq: %s (%s)", pqErr.Message, pqErr.Code), true
+	code, e, ok := sqlState(err)
+	if !ok {
+		return "", false
 	}
-	return "", false
+	msg := e.Error()
+	if !strings.Contains(msg, code) {
+		msg += " (" + code + ")"
+	}
+	return msg, true
 }
 
 // serverVersion is server_version_num, read once.

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"modernc.org/sqlite"
 
 	"github.com/oauthkit/oauthkit/store"
 )
@@ -35,7 +34,9 @@ func (sqliteDialect) schemes() []string  { return []string{"sqlite", "sqlite3"} 
 func (sqliteDialect) urlForms() []string { return []string{"sqlite:PATH"} }
 func (sqliteDialect) driverName() string { return "sqlite" }
 
-func (sqliteDialect) recognizes(d driver.Driver) bool { _, ok := d.(*sqlite.Driver); return ok }
+func (sqliteDialect) recognizes(d driver.Driver) bool {
+	return driverPackage(d) == "modernc.org/sqlite"
+}
 
 // parseURL takes sqlite:PATH, and the forms dj-database-url and SQLAlchemy
 // users already have: sqlite:///RELATIVE/PATH (three slashes) and
@@ -68,7 +69,7 @@ func (sqliteDialect) open(ds DataSource, cfg config) (*sqlx.DB, error) {
 			return nil, fmt.Errorf("open %s: %w", ds.Display, err)
 		}
 	}
-	db, err := sql.Open("sqlite", sqliteDSN(ds.Path, cfg.allowCreate))
+	db, err := openLinked(DialectSQLite, "sqlite", sqliteDSN(ds.Path, cfg.allowCreate))
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", ds.Display, err)
 	}
@@ -151,33 +152,39 @@ func (sqliteDialect) insertReturningID(ctx context.Context, db *sqlx.DB, query s
 	return id, err
 }
 
-func (sqliteDialect) isTransient(err error) bool {
-	var sqErr *sqlite.Error
-	if errors.As(err, &sqErr) {
-		switch sqErr.Code() & 0xff {
-		case 5, 6: // SQLITE_BUSY, SQLITE_LOCKED
-			return true
-		}
+// sqliteCode is the extended result code of a SQLite error, read
+// through the method modernc.org/sqlite's *sqlite.Error has.
+func sqliteCode(err error) (code int, e error, ok bool) {
+	var c interface {
+		error
+		Code() int
 	}
-	return false
+	if !errors.As(err, &c) {
+		return 0, nil, false
+	}
+	return c.Code(), c, true
+}
+
+func (sqliteDialect) isTransient(err error) bool {
+	code, _, ok := sqliteCode(err)
+	return ok && (code&0xff == 5 || code&0xff == 6) // SQLITE_BUSY, SQLITE_LOCKED
 }
 
 func (sqliteDialect) isMissingTable(err error) bool {
-	var sqErr *sqlite.Error
-	return errors.As(err, &sqErr) && sqErr.Code()&0xff == 1 && strings.Contains(sqErr.Error(), "no such table")
+	code, e, ok := sqliteCode(err)
+	return ok && code&0xff == 1 && strings.Contains(e.Error(), "no such table")
 }
 
 func (sqliteDialect) isUniqueViolation(err error) bool {
-	var sqErr *sqlite.Error
 	// SQLITE_CONSTRAINT_UNIQUE (2067) and SQLITE_CONSTRAINT_PRIMARYKEY (1555).
-	return errors.As(err, &sqErr) && (sqErr.Code() == 2067 || sqErr.Code() == 1555)
+	code, _, ok := sqliteCode(err)
+	return ok && (code == 2067 || code == 1555)
 }
 
 // safeMessage: SQLite's messages name no values.
 func (sqliteDialect) safeMessage(err error) (string, bool) {
-	var sqErr *sqlite.Error
-	if errors.As(err, &sqErr) {
-		return sqErr.Error(), true
+	if _, e, ok := sqliteCode(err); ok {
+		return e.Error(), true
 	}
 	return "", false
 }

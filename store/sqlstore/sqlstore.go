@@ -1,7 +1,20 @@
 // Package sqlstore implements store.Store on database/sql through sqlx,
 // with one dialect per database, each in its own file set: PostgreSQL
-// (github.com/lib/pq, postgres*.go) and SQLite (modernc.org/sqlite, pure Go,
-// sqlite*.go).
+// (postgres*.go), SQLite (sqlite*.go) and MySQL/MariaDB (mysql*.go).
+//
+// It imports no database driver: a program links the ones it imports,
+// each through its own package, for Open to take its URLs:
+//
+//	import (
+//		"github.com/oauthkit/oauthkit/store/sqlstore"
+//		_ "github.com/oauthkit/oauthkit/store/sqlstore/postgres" // lib/pq
+//	)
+//
+// (sqlstore/sqlite: modernc.org/sqlite, pure Go; sqlstore/mysql:
+// github.com/go-sql-driver/mysql). New takes a handle a server already
+// has, on lib/pq, pgx's stdlib or modernc.org/sqlite without any of them
+// (their errors are read by SQLSTATE or result code), or on
+// go-sql-driver/mysql with sqlstore/mysql imported.
 package sqlstore
 
 import (
@@ -14,6 +27,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/oauthkit/oauthkit/store"
+	"github.com/oauthkit/oauthkit/store/sqlstore/internal/drivers"
 )
 
 // Store implements store.Store.
@@ -125,8 +139,8 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, erro
 }
 
 // New wraps a connection an embedding server already has. The dialect is
-// recognised from the driver (lib/pq or modernc.org/sqlite) unless
-// WithDialect names it. Close does not close db.
+// recognised from the driver (lib/pq, pgx's stdlib, modernc.org/sqlite,
+// go-sql-driver/mysql) unless WithDialect names it. Close does not close db.
 func New(db *sql.DB, opts ...Option) (*Store, error) {
 	cfg, err := buildConfig(opts)
 	if err != nil {
@@ -147,6 +161,9 @@ func New(db *sql.DB, opts ...Option) (*Store, error) {
 		if d == nil {
 			return nil, fmt.Errorf("sqlstore.New: driver %T is not recognised; pass sqlstore.WithDialect", db.Driver())
 		}
+	}
+	if d.name() == DialectMySQL && drivers.LoadMySQL() == nil {
+		return nil, fmt.Errorf("sqlstore.New: %w", errNotLinked(DialectMySQL))
 	}
 	return newStore(sqlx.NewDb(db, d.driverName()), d, string(d.name())+" database", cfg), nil
 }

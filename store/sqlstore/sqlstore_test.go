@@ -1,11 +1,15 @@
 package sqlstore_test
 
 import (
+	"context"
+	"net/url"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/oauthkit/oauthkit/store"
 	"github.com/oauthkit/oauthkit/store/sqlstore"
 	"github.com/oauthkit/oauthkit/store/sqlstore/sqlstoretest"
 	"github.com/oauthkit/oauthkit/store/storetest"
@@ -18,6 +22,47 @@ func TestConformanceSQLite(t *testing.T) {
 func TestConformancePostgres(t *testing.T) {
 	sqlstoretest.PostgresURL(t)
 	storetest.Run(t, sqlstoretest.Opener(sqlstore.DialectPostgres))
+}
+
+// A server on pgx hands its *sql.DB to sqlstore.New: the same suite.
+func TestConformancePostgresPgx(t *testing.T) {
+	sqlstoretest.PostgresURL(t)
+	storetest.Run(t, sqlstoretest.PgxOpener())
+}
+
+// pgx's errors are read by SQLSTATE as lib/pq's are: a lock not
+// available is transient (retried), a dropped table is a missing table, a
+// read-only session is said as such, and the driver's text holds no row.
+func TestPgxErrorsAreClassified(t *testing.T) {
+	ctx := context.Background()
+	base := sqlstoretest.New(t, sqlstore.DialectPostgres, sqlstoretest.DOTMain)
+	base.Grant(t, time.Now().Add(-time.Hour))
+	u, err := url.Parse(base.URL)
+	require.NoError(t, err)
+	q := u.Query()
+	q.Set("lock_timeout", "50") // ms: the row lock below is never waited out
+	u.RawQuery = q.Encode()
+	e := *base
+	e.URL = u.String()
+	pg := e.WithPgx(t)
+
+	blocker := base.DB.MustBegin()
+	_, err = blocker.Exec(`SELECT id FROM oauth2_provider_grant FOR UPDATE`)
+	require.NoError(t, err)
+	_, err = pg.Store.DeleteBatch(ctx, store.DeleteBatchParams{Target: store.GrantExpiredBefore, Cutoff: time.Now(), Max: 10})
+	require.NoError(t, blocker.Rollback())
+	require.Error(t, err)
+	assert.ErrorIs(t, err, store.ErrTransient, "55P03 lock_not_available")
+
+	base.Exec(t, `DROP TABLE oauth2_provider_pushedauthorizationrequest`)
+	_, err = pg.Store.DeleteBatch(ctx, store.DeleteBatchParams{Target: store.PARExpiredBefore, Cutoff: time.Now(), Max: 10})
+	assert.ErrorIs(t, err, store.ErrMissingTable, "42P01 undefined_table")
+
+	q.Set("default_transaction_read_only", "on")
+	u.RawQuery = q.Encode()
+	e.URL = u.String()
+	ro := e.WithPgx(t)
+	assert.ErrorIs(t, ro.Store.CheckWritable(ctx), store.ErrReadOnly)
 }
 
 // The walk by id serves PostgreSQL servers older than 14; run the suite on it too.

@@ -14,10 +14,6 @@
 package main
 
 import (
-	_ "github.com/go-sql-driver/mysql"
-	_ "github.com/lib/pq"
-	_ "modernc.org/sqlite"
-
 	"context"
 	"encoding/json"
 	"flag"
@@ -35,6 +31,9 @@ import (
 
 	"github.com/oauthkit/oauthkit/cleanup"
 	"github.com/oauthkit/oauthkit/store/sqlstore"
+	_ "github.com/oauthkit/oauthkit/store/sqlstore/mysql"
+	_ "github.com/oauthkit/oauthkit/store/sqlstore/postgres"
+	_ "github.com/oauthkit/oauthkit/store/sqlstore/sqlite"
 )
 
 var batchSize = 10000

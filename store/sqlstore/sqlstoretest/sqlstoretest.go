@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	"embed"
 	"encoding/hex"
 	"fmt"
@@ -24,13 +25,15 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/go-sql-driver/mysql" // MySQL/MariaDB driver
+	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx", for WithPgx
 	"github.com/jmoiron/sqlx"
-	_ "github.com/lib/pq" // PostgreSQL driver
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthkit/oauthkit/store"
 	"github.com/oauthkit/oauthkit/store/sqlstore"
+	_ "github.com/oauthkit/oauthkit/store/sqlstore/mysql"    // links mysql
+	_ "github.com/oauthkit/oauthkit/store/sqlstore/postgres" // links postgres
+	_ "github.com/oauthkit/oauthkit/store/sqlstore/sqlite"   // links sqlite
 	"github.com/oauthkit/oauthkit/store/storetest"
 )
 
@@ -675,4 +678,28 @@ func NewPostgresAt(t testing.TB, u string, l Layout) *Env {
 	_, err = raw.Exec(readSchema(t, sqlstore.DialectPostgres, l))
 	require.NoError(t, err)
 	return openStore(t, &Env{Dialect: sqlstore.DialectPostgres, Layout: l, URL: u, DB: raw})
+}
+
+// WithPgx returns e (a PostgreSQL Env) with its Store made by
+// sqlstore.New on a pgx (github.com/jackc/pgx/v5/stdlib) handle of the
+// same database, as a server on pgx embeds oauthkit; the raw DB stays on
+// lib/pq, so seeding and inspecting do not depend on the driver under test.
+func (e *Env) WithPgx(t testing.TB, opts ...sqlstore.Option) *Env {
+	t.Helper()
+	require.Equal(t, sqlstore.DialectPostgres, e.Dialect, "pgx is a PostgreSQL driver")
+	db, err := sql.Open("pgx", e.URL)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	s, err := sqlstore.New(db, opts...)
+	require.NoError(t, err)
+	c := *e
+	c.Store = s
+	return &c
+}
+
+// PgxOpener is a storetest.Opener for PostgreSQL through pgx.
+func PgxOpener(opts ...sqlstore.Option) storetest.Opener {
+	return func(t *testing.T, l storetest.Layout) storetest.Harness {
+		return New(t, sqlstore.DialectPostgres, l).WithPgx(t, opts...).Harness()
+	}
 }
