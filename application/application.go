@@ -183,7 +183,7 @@ func CreateApplication(ctx context.Context, spec Spec) (Created, error) {
 	}
 	errs := validate(&d, columns, spec.Settings)
 
-	existing, err := spec.Store.GetApplication(ctx, d.ClientID)
+	existing, err := spec.Store.GetApplication(ctx, store.GetApplicationParams{ClientID: d.ClientID})
 	if err != nil {
 		return Created{}, err
 	}
@@ -250,7 +250,7 @@ func (d *draft) checkUser(ctx context.Context) error {
 		d.userErr = fmt.Sprintf("%q is not a user id (an integer)", d.User)
 		return nil
 	}
-	ok, err := d.Store.UserExists(ctx, id)
+	ok, err := d.Store.UserExists(ctx, store.UserExistsParams{ID: id})
 	if err != nil {
 		return err
 	}

@@ -64,15 +64,6 @@ func (e *ValidationError) Error() string {
 // Is lets errors.Is(err, ErrValidation) match.
 func (e *ValidationError) Is(target error) bool { return target == ErrValidation }
 
-// Fields maps each field to its messages.
-func (e *ValidationError) Fields() map[string][]string {
-	m := map[string][]string{}
-	for _, fe := range e.Errors {
-		m[fe.Field] = append(m[fe.Field], fe.Message)
-	}
-	return m
-}
-
 type collector struct{ errs []FieldError }
 
 func (c *collector) add(field, format string, args ...any) {

@@ -51,7 +51,7 @@ func CheckSecret(stored string, hashed bool, presented string) (bool, error) {
 func VerifyClientSecret(ctx context.Context, st store.Store, clientID, presented string) (*store.Application, bool, error) {
 	start := time.Now()
 	defer padTo(ctx, start)
-	app, err := st.GetApplication(ctx, clientID)
+	app, err := st.GetApplication(ctx, store.GetApplicationParams{ClientID: clientID})
 	if err != nil {
 		return nil, false, err
 	}

@@ -170,7 +170,7 @@ func (o *CIMDOptions) walk(ctx context.Context, now time.Time, rep *CIMDReport, 
 		if err := guard(); err != nil {
 			return fmt.Errorf("stopped: %w", err)
 		}
-		p := store.PruneCIMDParams{Now: now, After: after, Max: o.BatchSize, DryRun: o.DryRun, Gone: gone}
+		p := store.PruneCIMDApplicationsParams{Now: now, After: after, Max: o.BatchSize, DryRun: o.DryRun, Gone: gone}
 		res, err := runBatch(ctx, batchCtx, o.control(), &rep.Retries, func(ctx context.Context) (store.PruneCIMDResult, error) {
 			return o.Store.PruneCIMDApplications(ctx, p)
 		})

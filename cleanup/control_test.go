@@ -226,7 +226,7 @@ func TestReadOnlyDatabaseSaidFirst(t *testing.T) {
 // clearcimdapplications shares the retries and the lock of cleartokens.
 func TestCIMDRetriesAndLock(t *testing.T) {
 	var calls int
-	f := &fakeStore{PruneCIMDApplicationsFunc: func(_ context.Context, p store.PruneCIMDParams) (store.PruneCIMDResult, error) {
+	f := &fakeStore{PruneCIMDApplicationsFunc: func(_ context.Context, p store.PruneCIMDApplicationsParams) (store.PruneCIMDResult, error) {
 		calls++
 		switch {
 		case calls == 1:

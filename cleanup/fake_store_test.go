@@ -16,10 +16,10 @@ import (
 type fakeStore struct {
 	DeleteBatchFunc           func(ctx context.Context, p store.DeleteBatchParams) (store.DeleteBatchResult, error)
 	PartitionFunc             func(ctx context.Context, p store.PartitionParams) ([]store.Range, error)
-	CountMatchesFunc          func(ctx context.Context, p store.CountParams) (int64, error)
+	CountMatchesFunc          func(ctx context.Context, p store.CountMatchesParams) (int64, error)
 	LockFunc                  func(ctx context.Context, p store.LockParams) (store.Unlocker, error)
 	CheckWritableFunc         func(ctx context.Context) error
-	PruneCIMDApplicationsFunc func(ctx context.Context, p store.PruneCIMDParams) (store.PruneCIMDResult, error)
+	PruneCIMDApplicationsFunc func(ctx context.Context, p store.PruneCIMDApplicationsParams) (store.PruneCIMDResult, error)
 	store.Store               // the rest: a call panics, which fails the test
 }
 
@@ -39,7 +39,7 @@ func (f *fakeStore) Partition(ctx context.Context, p store.PartitionParams) ([]s
 	return f.PartitionFunc(ctx, p)
 }
 
-func (f *fakeStore) CountMatches(ctx context.Context, p store.CountParams) (int64, error) {
+func (f *fakeStore) CountMatches(ctx context.Context, p store.CountMatchesParams) (int64, error) {
 	if f.CountMatchesFunc == nil {
 		return 0, nil
 	}
@@ -60,7 +60,7 @@ func (f *fakeStore) CheckWritable(ctx context.Context) error {
 	return f.CheckWritableFunc(ctx)
 }
 
-func (f *fakeStore) PruneCIMDApplications(ctx context.Context, p store.PruneCIMDParams) (store.PruneCIMDResult, error) {
+func (f *fakeStore) PruneCIMDApplications(ctx context.Context, p store.PruneCIMDApplicationsParams) (store.PruneCIMDResult, error) {
 	if f.PruneCIMDApplicationsFunc == nil {
 		return store.PruneCIMDResult{}, nil
 	}

@@ -142,7 +142,7 @@ func (w *stepWalk) walk(ctx context.Context, r store.Range) (complete, spent boo
 // countStep is a step of a dry run: one count, nothing deleted.
 func countStep(ctx context.Context, o Options, st *StepReport, earlier []store.Step) error {
 	start := time.Now()
-	n, err := o.Store.CountMatches(ctx, store.CountParams{Step: store.Step{Target: st.Target, Cutoff: st.Cutoff}, Earlier: earlier})
+	n, err := o.Store.CountMatches(ctx, store.CountMatchesParams{Step: store.Step{Target: st.Target, Cutoff: st.Cutoff}, Earlier: earlier})
 	st.Duration = time.Since(start)
 	if err != nil {
 		return fmt.Errorf("step %s: %w", st.Name, err)

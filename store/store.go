@@ -116,9 +116,6 @@ func (t Target) String() string {
 	return "unknown-target"
 }
 
-// Valid reports whether t is one of the defined targets.
-func (t Target) Valid() bool { _, ok := targetNames[t]; return ok }
-
 // Cursor marks how far a walk over a table has come. It is opaque to
 // callers: the zero value means "from the start", and each DeleteBatch
 // returns the cursor to pass to the next call. Walking forward means no
@@ -172,8 +169,8 @@ type Step struct {
 	Cutoff time.Time
 }
 
-// CountParams are the inputs of Store.CountMatches.
-type CountParams struct {
+// CountMatchesParams are the inputs of Store.CountMatches.
+type CountMatchesParams struct {
 	Step
 	// Earlier are the steps that run before this one in the same run: rows
 	// they would delete count as gone (a refresh token deleted earlier no
@@ -225,6 +222,15 @@ type Application struct {
 	Updated                time.Time
 }
 
+// GetApplicationParams are the inputs of Store.GetApplication.
+type GetApplicationParams struct{ ClientID string }
+
+// UserExistsParams are the inputs of Store.UserExists.
+type UserExistsParams struct {
+	// ID is the user table's primary key.
+	ID int64
+}
+
 // InsertApplicationParams are the inputs of Store.InsertApplication.
 type InsertApplicationParams struct {
 	Application Application
@@ -243,9 +249,9 @@ func (c ApplicationColumns) Has(name string) bool { _, ok := c[name]; return ok 
 // (registration_source, cimd_expires_at): its DOT is older than 3.4.
 var ErrNoCIMD = errors.New("this database's django-oauth-toolkit has no CIMD registration (DOT 3.4 or later)")
 
-// PruneCIMDParams are the inputs of Store.PruneCIMDApplications: one batch
+// PruneCIMDApplicationsParams are the inputs of Store.PruneCIMDApplications: one batch
 // of DOT 3.4.1's clearcimdapplications.
-type PruneCIMDParams struct {
+type PruneCIMDApplicationsParams struct {
 	// Now is the moment cimd_expires_at and the tokens' expiry compare with.
 	Now time.Time
 	// After is the primary-key cursor: the batch looks at candidates with
@@ -322,7 +328,7 @@ type Store interface {
 	// returns one range.
 	Partition(ctx context.Context, p PartitionParams) ([]Range, error)
 	// CountMatches counts what a step would delete, deleting nothing.
-	CountMatches(ctx context.Context, p CountParams) (int64, error)
+	CountMatches(ctx context.Context, p CountMatchesParams) (int64, error)
 	// HasTable reports whether the table of a role exists: the optional
 	// ones (see Optional) tell which DOT made the database.
 	HasTable(ctx context.Context, p HasTableParams) (bool, error)
@@ -333,9 +339,9 @@ type Store interface {
 	ApplicationColumns(ctx context.Context) (ApplicationColumns, error)
 	// GetApplication returns the application with that client_id, or
 	// (nil, nil) when there is none.
-	GetApplication(ctx context.Context, clientID string) (*Application, error)
+	GetApplication(ctx context.Context, p GetApplicationParams) (*Application, error)
 	// UserExists reports whether the user table has that id.
-	UserExists(ctx context.Context, id int64) (bool, error)
+	UserExists(ctx context.Context, p UserExistsParams) (bool, error)
 	// InsertApplication inserts one application, supplying every NOT NULL
 	// column of the table in hand. A taken client_id gives ErrDuplicateClientID.
 	InsertApplication(ctx context.Context, p InsertApplicationParams) (int64, error)
@@ -346,7 +352,7 @@ type Store interface {
 	// no live access token, ID token or grant (expires after Now) and no
 	// unrevoked refresh token, with Django's cascade. ErrNoCIMD on a layout
 	// without the CIMD columns.
-	PruneCIMDApplications(ctx context.Context, p PruneCIMDParams) (PruneCIMDResult, error)
+	PruneCIMDApplications(ctx context.Context, p PruneCIMDApplicationsParams) (PruneCIMDResult, error)
 	// Replicas lists the streaming standbys attached to the database (none
 	// for a database that has no replication, such as SQLite).
 	Replicas(ctx context.Context) ([]Replica, error)

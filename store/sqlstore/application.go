@@ -46,7 +46,8 @@ func (s *Store) ApplicationColumns(ctx context.Context) (store.ApplicationColumn
 }
 
 // UserExists reports whether the user table has that id.
-func (s *Store) UserExists(ctx context.Context, id int64) (bool, error) {
+func (s *Store) UserExists(ctx context.Context, p store.UserExistsParams) (bool, error) {
+	id := p.ID
 	var n int
 	if err := s.db.GetContext(ctx, &n, s.db.Rebind(`SELECT count(*) FROM `+s.q(roleUser)+` WHERE id = ?`), id); err != nil {
 		return false, fmt.Errorf("look up user %d in %s of %s: %w", id, s.tables.User, s.display, s.fail(err))
@@ -55,7 +56,8 @@ func (s *Store) UserExists(ctx context.Context, id int64) (bool, error) {
 }
 
 // GetApplication returns one application by client_id, or nil.
-func (s *Store) GetApplication(ctx context.Context, clientID string) (*store.Application, error) {
+func (s *Store) GetApplication(ctx context.Context, p store.GetApplicationParams) (*store.Application, error) {
+	clientID := p.ClientID
 	var row struct {
 		ID                     int64         `db:"id"`
 		ClientID               string        `db:"client_id"`

@@ -23,7 +23,7 @@ const cimdSource = "cimd"
 // foreign key, so it is either seen by the liveness check or waits, and
 // fails once the application is gone: it is never deleted unseen), the
 // live ones kept, and the rest deleted with Django's cascade.
-func (s *Store) PruneCIMDApplications(ctx context.Context, p store.PruneCIMDParams) (store.PruneCIMDResult, error) {
+func (s *Store) PruneCIMDApplications(ctx context.Context, p store.PruneCIMDApplicationsParams) (store.PruneCIMDResult, error) {
 	if p.Max <= 0 {
 		return store.PruneCIMDResult{}, fmt.Errorf("prune CIMD applications: Max must be positive, got %d", p.Max)
 	}
@@ -44,7 +44,7 @@ func (s *Store) PruneCIMDApplications(ctx context.Context, p store.PruneCIMDPara
 	return res, nil
 }
 
-func (s *Store) pruneCIMD(ctx context.Context, p store.PruneCIMDParams) (store.PruneCIMDResult, error) {
+func (s *Store) pruneCIMD(ctx context.Context, p store.PruneCIMDApplicationsParams) (store.PruneCIMDResult, error) {
 	var res store.PruneCIMDResult
 	now := s.d.timeArg(p.Now)
 	app, access, refresh, idt, grant := s.q(roleApplication), s.q(roleAccess), s.q(roleRefresh), s.q(roleIDToken), s.q(roleGrant)

@@ -201,12 +201,6 @@ func (s *Store) ping(ctx context.Context) error {
 	return nil
 }
 
-// Dialect reports which SQL dialect the store speaks.
-func (s *Store) Dialect() Dialect { return s.d.name() }
-
-// Tables reports the configured table names.
-func (s *Store) Tables() store.Tables { return s.tables }
-
 // TimeValue is what to bind for a DOT datetime column in this store's
 // database, for code that writes DOT's tables beside oauthkit: a time.Time
 // in UTC for PostgreSQL; Django's text form on SQLite, where Django

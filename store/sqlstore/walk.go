@@ -81,7 +81,7 @@ func idUntil(c store.Cursor) (int64, error) {
 
 // CountMatches counts the rows a step would delete after the earlier steps
 // of the same run, in one statement, deleting nothing (a dry run).
-func (s *Store) CountMatches(ctx context.Context, p store.CountParams) (int64, error) {
+func (s *Store) CountMatches(ctx context.Context, p store.CountMatchesParams) (int64, error) {
 	r, ok := rules[p.Target]
 	if !ok {
 		return 0, fmt.Errorf("unknown deletion target %d", int(p.Target))

@@ -703,3 +703,13 @@ func PgxOpener(opts ...sqlstore.Option) storetest.Opener {
 		return New(t, sqlstore.DialectPostgres, l).WithPgx(t, opts...).Harness()
 	}
 }
+
+func (h harness) User(t testing.TB) int64 { return h.e.User(t) }
+
+func (h harness) OpenAnother(t testing.TB) store.Store {
+	t.Helper()
+	s, err := sqlstore.Open(context.Background(), h.e.URL)
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
