@@ -357,8 +357,11 @@ type Store interface {
 	// for a database that has no replication, such as SQLite).
 	Replicas(ctx context.Context) ([]Replica, error)
 	// Lock takes a lock held across processes and machines until Unlock
-	// (or until the process dies): a PostgreSQL session-level advisory lock,
-	// or an flock on a file beside the SQLite database.
+	// (or until the process dies): on PostgreSQL a transaction-level
+	// advisory lock held by a transaction open on its own connection; on
+	// MySQL/MariaDB GET_LOCK on a held connection (on a Galera cluster a
+	// lease row in the lock table); on SQLite a lock on one byte of the
+	// database file itself.
 	Lock(ctx context.Context, p LockParams) (Unlocker, error)
 	// Close releases what the store opened itself (not a handle given to it).
 	Close() error

@@ -1,4 +1,5 @@
-// Package cli holds what both commands share: Django's common options,
+// Package cli holds what the commands (cleartokens, createapplication,
+// clearcimdapplications) share: Django's common options,
 // settings read from the environment or a --settings file, colour, and the
 // one-line error report.
 package cli

@@ -22,7 +22,7 @@ const DefaultDatabaseURL = "sqlite:db.sqlite3"
 
 // DatabaseURL is the DATABASE_URL setting of every command.
 var DatabaseURL = SettingFlag{Key: "DATABASE_URL", Flag: "database-url", Default: DefaultDatabaseURL + ", created with DOT's tables when the file does not exist",
-	Help: "database `URL`: postgres://…, postgresql://…, sqlite:PATH, sqlite:///RELATIVE/PATH or sqlite:////ABSOLUTE/PATH; " +
+	Help: "database `URL`: postgres://…, postgresql://…, mysql://…, mariadb://…, sqlite:PATH, sqlite:///RELATIVE/PATH or sqlite:////ABSOLUTE/PATH; " +
 		"a password on the command line shows in the process list: prefer the environment or --settings"}
 
 // SettingFlag is a setting of DOT's name with the flag that overrides it.

@@ -19,13 +19,17 @@ import (
 // Dialect names the SQL dialect a Store speaks.
 type Dialect string
 
+// The dialects sqlstore speaks.
 const (
 	DialectPostgres Dialect = "postgres"
 	DialectSQLite   Dialect = "sqlite"
+	// DialectMySQL is MySQL and MariaDB (Galera included).
+	DialectMySQL Dialect = "mysql"
 )
 
 // dialect is everything that differs between databases. Each database
-// has one implementation in its own file set (postgres*.go, sqlite*.go);
+// has one implementation in its own file set (postgres*.go, sqlite*.go,
+// mysql*.go);
 // the rest of the package is written once against this interface, so a
 // new database is a new file set, not a new branch in many places.
 type dialect interface {

@@ -18,8 +18,6 @@ import (
 	"github.com/oauthkit/oauthkit/store/sqlstore/internal/drivers"
 )
 
-// DialectMySQL is MySQL and MariaDB through github.com/go-sql-driver/mysql.
-const DialectMySQL Dialect = "mysql"
 
 // mysqlDialect is MySQL/MariaDB. What sets it apart from the others:
 // foreign keys are real InnoDB constraints checked at once (there is no

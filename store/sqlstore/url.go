@@ -32,7 +32,7 @@ var credentialParams = map[string]bool{"password": true, "sslpassword": true, "p
 
 // ParseURL understands the database URLs that dj-database-url and
 // SQLAlchemy users already have: postgres://… and postgresql://…
-// (PostgreSQL), sqlite:PATH, sqlite:///RELATIVE/PATH and
+// (PostgreSQL), mysql://… and mariadb://… (MySQL/MariaDB), sqlite:PATH, sqlite:///RELATIVE/PATH and
 // sqlite:////ABSOLUTE/PATH (three slashes: relative, four: absolute). The
 // scheme is case-insensitive. Errors match store.ErrInvalidURL and never
 // hold the URL's password.
