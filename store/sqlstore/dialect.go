@@ -29,10 +29,22 @@ const (
 
 // dialect is everything that differs between databases. Each database
 // has one implementation in its own file set (postgres*.go, sqlite*.go,
-// mysql*.go);
-// the rest of the package is written once against this interface, so a
-// new database is a new file set, not a new branch in many places.
+// mysql*.go); the rest of the package is written once against this
+// interface, so a new database is a new file set, not a new branch in
+// many places. It is made of small interfaces by concern: what a dialect
+// says (its URLs, its SQL), what it reads (catalog, errors), and the few
+// things only it can execute (the walk, the lock).
 type dialect interface {
+	connector
+	sqlBuilder
+	catalog
+	errorReader
+	walker
+	locker
+}
+
+// connector is how a database is named and opened.
+type connector interface {
 	// name is the Dialect it implements.
 	name() Dialect
 	// schemes are the URL schemes it opens, lower case ("postgres", …).
@@ -49,31 +61,14 @@ type dialect interface {
 	driverName() string
 	// recognizes reports whether a *sql.DB handed to New uses its driver.
 	recognizes(d driver.Driver) bool
+}
 
+// sqlBuilder is the SQL text that differs: pure functions, no I/O.
+type sqlBuilder interface {
 	// quote quotes a validated, possibly schema-qualified identifier.
 	quote(name string) string
 	// timeArg is how a timestamp is bound for DOT's datetime columns.
 	timeArg(t time.Time) any
-
-	// readOnly says why the database takes no writes, or "" when it does.
-	readOnly(ctx context.Context, db *sqlx.DB) (string, error)
-	// tableExists reports whether a validated table name exists.
-	tableExists(ctx context.Context, db *sqlx.DB, name string) (bool, error)
-	// readColumns reads a table's columns, nullability and declared lengths.
-	readColumns(ctx context.Context, db *sqlx.DB, table string) ([]column, error)
-	// migrate creates DOT 3.4.1's tables where missing; r fills the DDL's
-	// {placeholders} with the configured table names.
-	migrate(ctx context.Context, db *sqlx.DB, r *strings.Replacer) error
-	// insertReturningID runs an INSERT and returns the new row's id.
-	insertReturningID(ctx context.Context, db *sqlx.DB, query string, args []any) (int64, error)
-
-	// deleteBatch is the walk: one batch of one deletion rule, in one
-	// transaction, re-checking the rule inside the statements that change rows.
-	deleteBatch(ctx context.Context, s *Store, r boundRule, p store.DeleteBatchParams) (store.DeleteBatchResult, error)
-
-	// replicas reads what the primary knows of its standbys.
-	replicas(ctx context.Context, db *sqlx.DB) ([]store.Replica, error)
-
 	// idSet is a subquery of the ids in a JSON array bound to one "?"
 	// ("[3,5,8]"): one parameter, however many ids.
 	idSet() string
@@ -87,16 +82,30 @@ type dialect interface {
 	// transaction ends ("FOR UPDATE"), or "" where the transaction already
 	// excludes other writers (SQLite).
 	lockRows() string
+}
 
-	// partition cuts the walk of table into at most parts disjoint ranges.
-	partition(ctx context.Context, s *Store, r boundRule, parts int) ([]store.Range, error)
-
+// catalog reads (and, for Migrate, makes) what the database holds.
+type catalog interface {
+	// readOnly says why the database takes no writes, or "" when it does.
+	readOnly(ctx context.Context, db *sqlx.DB) (string, error)
+	// tableExists reports whether a validated table name exists.
+	tableExists(ctx context.Context, db *sqlx.DB, name string) (bool, error)
+	// readColumns reads a table's columns, nullability and declared lengths.
+	readColumns(ctx context.Context, db *sqlx.DB, table string) ([]column, error)
+	// migrate creates DOT 3.4.1's tables where missing; r fills the DDL's
+	// {placeholders} with the configured table names.
+	migrate(ctx context.Context, db *sqlx.DB, r *strings.Replacer) error
+	// insertReturningID runs an INSERT and returns the new row's id.
+	insertReturningID(ctx context.Context, db *sqlx.DB, query string, args []any) (int64, error)
+	// replicas reads what the primary knows of its standbys.
+	replicas(ctx context.Context, db *sqlx.DB) ([]store.Replica, error)
 	// lockScope is what, besides the table names, tells one table set from
 	// another in the same server (PostgreSQL: database and schema).
 	lockScope(ctx context.Context, db *sqlx.DB) (string, error)
-	// lock takes the single-runner lock named key.
-	lock(ctx context.Context, s *Store, key string, p store.LockParams) (store.Unlocker, error)
+}
 
+// errorReader reads the driver's errors.
+type errorReader interface {
 	// isTransient reports a driver error worth retrying.
 	isTransient(err error) bool
 	// isMissingTable reports an error about a table that does not exist.
@@ -108,6 +117,29 @@ type dialect interface {
 	// false when err is not this driver's.
 	safeMessage(err error) (string, bool)
 }
+
+// walker is the walk of a deletion rule, which each database runs its own
+// way (PostgreSQL by physical position, the others by primary key).
+type walker interface {
+	// deleteBatch is one batch of one deletion rule, in one transaction,
+	// re-checking the rule inside the statements that change rows.
+	deleteBatch(ctx context.Context, s *Store, r boundRule, p store.DeleteBatchParams) (store.DeleteBatchResult, error)
+	// partition cuts the walk of table into at most parts disjoint ranges.
+	partition(ctx context.Context, s *Store, r boundRule, parts int) ([]store.Range, error)
+}
+
+// locker takes the single-runner lock, each database with its own kind
+// (the polling is pollLock, the key's hash lockHash).
+type locker interface {
+	// lock takes the single-runner lock named key.
+	lock(ctx context.Context, s *Store, key string, p store.LockParams) (store.Unlocker, error)
+}
+
+var (
+	_ dialect = postgresDialect{}
+	_ dialect = sqliteDialect{}
+	_ dialect = mysqlDialect{}
+)
 
 // dialects are the databases sqlstore speaks.
 var dialects = []dialect{postgresDialect{}, sqliteDialect{}, mysqlDialect{}}

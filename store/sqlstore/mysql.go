@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
-	"hash/fnv"
 	"net"
 	"net/url"
 	"regexp"
@@ -17,7 +16,6 @@ import (
 	"github.com/oauthkit/oauthkit/store"
 	"github.com/oauthkit/oauthkit/store/sqlstore/internal/drivers"
 )
-
 
 // mysqlDialect is MySQL/MariaDB. What sets it apart from the others:
 // foreign keys are real InnoDB constraints checked at once (there is no
@@ -359,42 +357,31 @@ func (d mysqlDialect) lock(ctx context.Context, s *Store, key string, p store.Lo
 	if err != nil {
 		return nil, err
 	}
-	for {
+	u, err := pollLock(ctx, p.Wait, 250*time.Millisecond, func() (store.Unlocker, error) {
 		var got sql.NullInt64
-		err := conn.QueryRowContext(ctx, `SELECT GET_LOCK(?, 0)`, name).Scan(&got)
-		if err != nil {
-			conn.Close()
+		if err := conn.QueryRowContext(ctx, `SELECT GET_LOCK(?, 0)`, name).Scan(&got); err != nil {
 			return nil, err
 		}
-		if got.Valid && got.Int64 == 1 {
-			u := &sessionLock{conn: conn, release: `SELECT RELEASE_LOCK(?)`, name: name}
-			u.start(10*time.Second, 30*time.Second, func(ctx context.Context) error {
-				if err := conn.PingContext(ctx); err != nil {
-					return fmt.Errorf("%w: its connection failed: %w", store.ErrLockLost, err)
-				}
-				return nil
-			})
-			return u, nil
-		}
-		if !p.Wait {
-			conn.Close()
+		if !got.Valid || got.Int64 != 1 {
 			return nil, store.ErrLocked
 		}
-		select {
-		case <-ctx.Done():
-			conn.Close()
-			return nil, ctx.Err()
-		case <-time.After(250 * time.Millisecond):
-		}
+		u := &sessionLock{conn: conn, release: `SELECT RELEASE_LOCK(?)`, name: name}
+		u.start(10*time.Second, 30*time.Second, func(ctx context.Context) error {
+			if err := conn.PingContext(ctx); err != nil {
+				return fmt.Errorf("%w: its connection failed: %w", store.ErrLockLost, err)
+			}
+			return nil
+		})
+		return u, nil
+	})
+	if err != nil {
+		conn.Close()
 	}
+	return u, err
 }
 
 // lockName is a lock key in at most 64 characters.
-func lockName(key string) string {
-	h := fnv.New64a()
-	h.Write([]byte(key))
-	return fmt.Sprintf("oauthkit:%016x", h.Sum64())
-}
+func lockName(key string) string { return fmt.Sprintf("oauthkit:%016x", lockHash(key)) }
 
 // sessionLock is a lock held by a session: released by a statement, or
 // when the connection closes.

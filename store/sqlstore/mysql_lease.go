@@ -64,27 +64,20 @@ func (d mysqlDialect) leaseLock(ctx context.Context, s *Store, key string, p sto
 	name := lockName(key)
 	tbl := s.q(roleLock)
 	micros := lease.Microseconds()
-	for {
+	return pollLock(ctx, p.Wait, 250*time.Millisecond, func() (store.Unlocker, error) {
 		got, err := tryLease(ctx, s, tbl, name, holder, micros)
-		if err != nil && !errors.Is(s.fail(err), store.ErrTransient) {
+		switch {
+		case err != nil && errors.Is(s.fail(err), store.ErrTransient):
+			return nil, errTryAgain // lost certification to a concurrent taker
+		case err != nil:
 			return nil, err
-		}
-		if got && err == nil {
-			u := &leaseHolder{s: s, tbl: tbl, name: name, holder: holder, micros: micros, lastGood: time.Now()}
-			u.start(lease/3, 10*time.Second, u.renew)
-			return u, nil
-		}
-		if err == nil && !p.Wait {
+		case !got:
 			return nil, store.ErrLocked
 		}
-		// Held by another, or our transaction lost certification to a
-		// concurrent taker: look again shortly.
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
+		u := &leaseHolder{s: s, tbl: tbl, name: name, holder: holder, micros: micros, lastGood: time.Now()}
+		u.start(lease/3, 10*time.Second, u.renew)
+		return u, nil
+	})
 }
 
 // tryLease takes the lease in one transaction: a new row, or the row of a

@@ -6,7 +6,6 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"math"
 	"net/url"
 	"strconv"
@@ -481,23 +480,8 @@ func (postgresDialect) lockScope(ctx context.Context, db *sqlx.DB) (string, erro
 // idle_in_transaction_session_timeout and notices when its connection dies
 // (Err then says so).
 func (postgresDialect) lock(ctx context.Context, s *Store, key string, p store.LockParams) (store.Unlocker, error) {
-	h := fnv.New64a()
-	h.Write([]byte(key))
-	id := int64(h.Sum64())
-	for {
-		u, err := tryXactLock(ctx, s.db, id)
-		if err == nil {
-			return u, nil
-		}
-		if !errors.Is(err, store.ErrLocked) || !p.Wait {
-			return nil, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
+	id := int64(lockHash(key))
+	return pollLock(ctx, p.Wait, 250*time.Millisecond, func() (store.Unlocker, error) { return tryXactLock(ctx, s.db, id) })
 }
 
 func tryXactLock(ctx context.Context, db *sqlx.DB, id int64) (*pgUnlocker, error) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"os"
 	"path/filepath"
 	"sync"
@@ -33,9 +32,7 @@ type fileLocks struct {
 // lockOffset is where the byte of key lies: past 2^46, far from the lock
 // bytes SQLite uses (around 2^30), and never written.
 func lockOffset(key string) int64 {
-	h := fnv.New64a()
-	h.Write([]byte(key))
-	return 1<<46 + int64(h.Sum64()%(1<<30))
+	return 1<<46 + int64(lockHash(key)%(1<<30))
 }
 
 // errHeld is what tryLock returns when another holder has the lock.
@@ -55,26 +52,20 @@ func (d sqliteDialect) lock(ctx context.Context, s *Store, key string, p store.L
 		return nil, fmt.Errorf("open the database file for the single-runner lock: %w: %w", store.ErrLockUnavailable, err)
 	}
 	off := lockOffset(key)
-	for {
-		err := tryLock(f, off)
-		if err == nil {
+	u, err := pollLock(ctx, p.Wait, 100*time.Millisecond, func() (store.Unlocker, error) {
+		switch err := tryLock(f, off); {
+		case err == nil:
 			return fileUnlocker{locks: d.locks, f: f, off: off}, nil
-		}
-		if !errors.Is(err, errHeld) {
-			d.locks.give(f)
+		case errors.Is(err, errHeld):
+			return nil, store.ErrLocked
+		default:
 			return nil, fmt.Errorf("lock the database file: %w: %w", store.ErrLockUnavailable, err)
 		}
-		if !p.Wait {
-			d.locks.give(f)
-			return nil, store.ErrLocked
-		}
-		select {
-		case <-ctx.Done():
-			d.locks.give(f)
-			return nil, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
+	})
+	if err != nil {
+		d.locks.give(f)
 	}
+	return u, err
 }
 
 // take returns a descriptor of the database file to lock on: a free one,
