@@ -107,10 +107,14 @@ func IsHashed(value string) bool {
 	return ok
 }
 
-// newSalt draws SaltLength characters uniformly from Alphabet with a
-// cryptographic source, as Django's get_random_string does for salts.
-func newSalt() (string, error) {
-	b := make([]byte, SaltLength)
+// newSalt is a salt as Django makes one: SaltLength characters.
+func newSalt() (string, error) { return RandomString(SaltLength) }
+
+// RandomString is Django's get_random_string: n characters drawn
+// uniformly from Alphabet with a cryptographic source (DOT's client_id and
+// secret generators use it too).
+func RandomString(n int) (string, error) {
+	b := make([]byte, n)
 	max := big.NewInt(int64(len(Alphabet)))
 	for i := range b {
 		v, err := rand.Int(rand.Reader, max)
