@@ -60,7 +60,7 @@ func TestDOTMainPushedAuthorizationRequests(t *testing.T) {
 			assert.Zero(t, expiredPAR(t, e, "oauth2_provider_pushedauthorizationrequest", now), "no expired request is left")
 			metrics, err := os.ReadFile(metricsFile)
 			require.NoError(t, err)
-			assert.Contains(t, string(metrics), `oauthkit_cleartokens_rows_deleted{step="expired_pushed_authorization_requests",dry_run="false"} `+strconv.FormatInt(want, 10))
+			assert.Contains(t, string(metrics), `oauthkit_cleartokens_rows_deleted{dry_run="false",step="expired_pushed_authorization_requests"} `+strconv.FormatInt(want, 10))
 		})
 	}
 }

@@ -15,7 +15,7 @@ import (
 
 	"github.com/oauthkit/oauthkit/cleanup"
 	"github.com/oauthkit/oauthkit/internal/cli"
-	"github.com/oauthkit/oauthkit/internal/metrics"
+	"github.com/oauthkit/oauthkit/metrics"
 	"github.com/oauthkit/oauthkit/store"
 )
 
@@ -44,7 +44,7 @@ type flags struct {
 	maxReplicaLag, lockLease                time.Duration
 	keepIfYounger, every                    time.Duration
 	only, before, progress, logFormat       string
-	metricsFile                             string
+	metricsFile, metricsListen              string
 }
 
 func (f *flags) register(fs *flag.FlagSet) {
@@ -64,6 +64,7 @@ func (f *flags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.workers, "workers", 1, "clean each step with `N` workers at once, on disjoint ranges of the table and separate connections (PostgreSQL, MySQL/MariaDB; SQLite takes one writer)")
 	fs.DurationVar(&f.maxReplicaLag, "max-replica-lag", 0, "before each batch, pause while a streaming standby of the PostgreSQL primary is more than `DURATION` behind (needs pg_monitor or a superuser to see the lag) (default 0: no throttle)")
 	fs.DurationVar(&f.every, "every", 0, "run again every `DURATION` as a long-lived process, until SIGTERM; a failed run is logged and tried again next time (default 0: run once)")
+	fs.StringVar(&f.metricsListen, "metrics-listen", "", "with --every, serve Prometheus metrics at http://`ADDR`/metrics (e.g. 127.0.0.1:9713, or :9713 on every interface) (default none)")
 	fs.StringVar(&f.metricsFile, "metrics-textfile", "", "after each run, write Prometheus metrics to `PATH` (atomically), for node_exporter's textfile collector (default none)")
 	fs.StringVar(&f.progress, "progress", "auto", "`WHEN` to show progress on stderr: auto (when stderr is a terminal), always, never")
 	fs.StringVar(&f.logFormat, "log-format", "text", "`FORMAT` of log records on stderr: text or json")
@@ -73,6 +74,8 @@ func (f *flags) register(fs *flag.FlagSet) {
 // apply sets what the flags say on opts; the library checks the values.
 func (f *flags) apply(o *cleanup.Options) error {
 	switch {
+	case f.metricsListen != "" && f.every == 0:
+		return cli.Usagef("--metrics-listen serves metrics only in a long-lived process: give --every too (a single run can write --metrics-textfile)")
 	case f.wait && f.noLock:
 		return cli.Usagef("--wait and --no-lock cannot be used together")
 	case f.wait:
@@ -206,20 +209,33 @@ SIGINT or SIGTERM stops after the current batch and prints what was done.
 	}
 	defer st.Close()
 	opts.Store = st
+	collector := metrics.NewCollector("oauthkit_cleartokens")
 	var textfile *metrics.Textfile
 	if f.metricsFile != "" {
-		textfile = metrics.NewTextfile(f.metricsFile, "oauthkit_cleartokens")
+		textfile = metrics.NewTextfile(f.metricsFile, collector)
 	}
 	record := func(rep cleanup.Report, err error) {
-		if textfile == nil || errors.Is(err, cleanup.ErrLocked) {
+		if errors.Is(err, cleanup.ErrLocked) {
 			return // a skipped run says nothing about the tables
 		}
-		if werr := textfile.Write(runMetrics(rep, err)); werr != nil {
+		collector.Observe(runMetrics(rep, err))
+		if textfile == nil {
+			return
+		}
+		if werr := textfile.Write(); werr != nil {
 			logger.Error("cannot write the metrics file", "error", werr.Error())
 		}
 	}
 
 	if f.every != 0 {
+		if f.metricsListen != "" {
+			srv, err := metrics.Serve(f.metricsListen, collector)
+			if err != nil {
+				return out.Error(fmt.Errorf("--metrics-listen: %w", err), f.common.Traceback)
+			}
+			defer srv.Close()
+			logger.Info("serving metrics", "url", "http://"+srv.Addr()+"/metrics")
+		}
 		// A long-lived process: log each run, keep going after failures.
 		err := cleanup.RunEvery(ctx, f.every, opts, func(rep cleanup.Report, err error) {
 			bars.done()

@@ -144,6 +144,7 @@ func TestBadInput(t *testing.T) {
 		{"negative expiry", []string{"REFRESH_TOKEN_EXPIRE_SECONDS=-5"}, nil, 2, "must not be negative"},
 		{"negative grace", nil, []string{"--refresh-token-grace-period-seconds=-1"}, 2, "must not be negative"},
 		{"negative workers", nil, []string{"--workers", "-2"}, 2, "error: --workers -2: must not be negative\n"},
+		{"listen without every", nil, []string{"--metrics-listen", "127.0.0.1:0"}, 2, "--metrics-listen serves metrics only in a long-lived process"},
 		{"every with before", nil, []string{"--every", "1h", "--before", "2026-01-01"}, 2, "error: --before 2026-01-01T00:00:00Z: is fixed"},
 		{"bad interval", []string{"CLEAR_EXPIRED_TOKENS_BATCH_INTERVAL=soon"}, nil, 2, "seconds"},
 		{"bad bool", []string{"REFRESH_TOKEN_REUSE_PROTECTION=maybe"}, nil, 2, "true or false"},

@@ -3,6 +3,8 @@ package main_test
 import (
 	"bufio"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -138,11 +140,12 @@ func TestProgressAndLogFormat(t *testing.T) {
 }
 
 // --every keeps cleaning until SIGTERM; a failed run is logged and tried
-// again; metrics are written after each run.
+// again; metrics are written after each run, and served at
+// --metrics-listen.
 func TestEveryAndMetrics(t *testing.T) {
 	e := sqlstoretest.New(t, "sqlite", sqlstoretest.DOT341)
 	metricsPath := filepath.Join(t.TempDir(), "oauthkit.prom")
-	cmd := exec.Command(binary, "--every", "100ms", "--metrics-textfile", metricsPath, "--log-format", "json")
+	cmd := exec.Command(binary, "--every", "100ms", "--metrics-textfile", metricsPath, "--log-format", "json", "--metrics-listen", "127.0.0.1:0")
 	cmd.Env = append([]string{"DATABASE_URL=" + e.URL}, settings34...)
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
@@ -172,6 +175,14 @@ func TestEveryAndMetrics(t *testing.T) {
 		}
 	}
 	finished := func(line string) bool { return strings.Contains(line, `"msg":"run finished"`) }
+	var metricsURL string
+	waitFor("the metrics address", func(line string) bool {
+		if m := regexp.MustCompile(`"msg":"serving metrics","url":"([^"]+)"`).FindStringSubmatch(line); m != nil {
+			metricsURL = m[1]
+			return true
+		}
+		return false
+	})
 	waitFor("a first run", finished)
 	e.Grant(t, time.Now().Add(-time.Minute))
 	waitFor("a run that deletes the grant", func(line string) bool {
@@ -180,8 +191,15 @@ func TestEveryAndMetrics(t *testing.T) {
 	metrics, err := os.ReadFile(metricsPath)
 	require.NoError(t, err)
 	assert.Contains(t, string(metrics), "oauthkit_cleartokens_last_run_success 1")
-	assert.Regexp(t, `oauthkit_cleartokens_rows_deleted\{step="expired_grants",dry_run="false"\} \d`, string(metrics))
-	assert.Regexp(t, `oauthkit_cleartokens_last_success_timestamp_seconds \d+\.\d+`, string(metrics))
+	assert.Regexp(t, `oauthkit_cleartokens_rows_deleted\{dry_run="false",step="expired_grants"\} \d`, string(metrics))
+	assert.Regexp(t, `oauthkit_cleartokens_last_success_timestamp_seconds \d\.\d+e\+09`, string(metrics))
+	resp, err := http.Get(metricsURL)
+	require.NoError(t, err)
+	served, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	assert.Regexp(t, `oauthkit_cleartokens_runs_total\{result="success"\} ([2-9]|\d{2,})\n`, string(served), "the counters of this process")
+	assert.Regexp(t, `oauthkit_cleartokens_rows_deleted_total\{dry_run="false",step="expired_grants"\} 1`, string(served))
 	assert.Contains(t, string(metrics), "# TYPE oauthkit_cleartokens_duration_seconds gauge")
 
 	e.Exec(t, `ALTER TABLE oauth2_provider_grant RENAME TO grant_away`)
