@@ -369,7 +369,7 @@ func hint(err error) string {
 	case errors.Is(err, store.ErrLockUnavailable):
 		return " (--no-lock runs without the single-runner lock)"
 	case errors.Is(err, store.ErrMissingTable):
-		return " (run with --create-schema to create the tables)"
+		return " (--create-schema creates DOT's tables)"
 	}
 	return ""
 }

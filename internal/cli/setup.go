@@ -12,9 +12,8 @@ import (
 
 	"github.com/oauthkit/oauthkit/store"
 	"github.com/oauthkit/oauthkit/store/sqlstore"
-	_ "github.com/oauthkit/oauthkit/store/sqlstore/mysql"    // links mysql
-	_ "github.com/oauthkit/oauthkit/store/sqlstore/postgres" // links postgres
-	_ "github.com/oauthkit/oauthkit/store/sqlstore/sqlite"   // links sqlite
+	_ "github.com/oauthkit/oauthkit/store/sqlstore/mysql"  // links mysql
+	_ "github.com/oauthkit/oauthkit/store/sqlstore/sqlite" // links sqlite
 )
 
 // DefaultDatabaseURL is Django's own default file name, on SQLite.

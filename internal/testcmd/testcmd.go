@@ -18,13 +18,17 @@ import (
 
 // Build compiles the command in pkg (a directory, "." for the current one)
 // into a temporary folder; call the returned function to remove it.
-func Build(name, pkg string) (string, func()) {
+func Build(name, pkg string) (string, func()) { return BuildTags(name, pkg, "") }
+
+// BuildTags is Build with build tags (e.g. "oauthkit_pgx": the commands
+// on pgx instead of lib/pq).
+func BuildTags(name, pkg, tags string) (string, func()) {
 	dir, err := os.MkdirTemp("", name+"-test")
 	if err != nil {
 		panic(err)
 	}
 	bin := filepath.Join(dir, name)
-	if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-tags", tags, "-o", bin, pkg).CombinedOutput(); err != nil {
 		panic(string(out))
 	}
 	return bin, func() { os.RemoveAll(dir) }

@@ -16,6 +16,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/oauthkit/oauthkit/store"
+	"github.com/oauthkit/oauthkit/store/sqlstore/internal/drivers"
 )
 
 // postgresDialect is PostgreSQL through lib/pq.
@@ -55,20 +56,31 @@ func (postgresDialect) parseURL(raw, scheme string, u *url.URL) (DataSource, err
 	if u.Host == "" && u.Query().Get("host") == "" {
 		return DataSource{}, fmt.Errorf("database URL %q names no host: %w", display, store.ErrInvalidURL)
 	}
-	// lib/pq sends a statement with arguments in two round trips (Parse,
-	// then Bind/Execute) unless binary_parameters is on; through a
-	// transaction pooler another client's statement can come in between
-	// and the two get crossed. One round trip is always safe, so it is on
-	// whatever the URL says.
+	// Through a transaction pooler, a statement sent in two round trips
+	// (Parse, then Bind/Execute) can be crossed with another client's in
+	// between, and a prepared statement kept on a server connection meets
+	// another client. lib/pq sends one round trip with binary_parameters
+	// on, whatever the URL says; pgx does with default_query_exec_mode
+	// exec, unless the URL chose a mode.
+	driverName := drivers.PostgresDriver()
+	if driverName == "" {
+		return DataSource{}, errNotLinked(DialectPostgres)
+	}
 	dsn := *u
 	q := dsn.Query()
-	q.Set("binary_parameters", "yes")
+	if driverName == "pgx" {
+		if q.Get("default_query_exec_mode") == "" {
+			q.Set("default_query_exec_mode", "exec")
+		}
+	} else {
+		q.Set("binary_parameters", "yes")
+	}
 	dsn.RawQuery = q.Encode()
-	return DataSource{Dialect: DialectPostgres, DSN: dsn.String(), Display: display, secrets: secrets}, nil
+	return DataSource{Dialect: DialectPostgres, DSN: dsn.String(), Display: display, secrets: secrets, driver: driverName}, nil
 }
 
 func (postgresDialect) open(ds DataSource, _ config) (*sqlx.DB, error) {
-	db, err := openLinked(DialectPostgres, "postgres", ds.DSN)
+	db, err := openLinked(DialectPostgres, ds.driver, ds.DSN)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", ds.Display, scrubSecrets(err, ds.secrets))
 	}

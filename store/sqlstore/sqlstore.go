@@ -284,7 +284,7 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 }
 
 func missingTable(display, role, name string) error {
-	return fmt.Errorf("%s: %s table %q: %w (is this a django-oauth-toolkit database? Store.Migrate creates DOT's tables)", display, role, name, store.ErrMissingTable)
+	return fmt.Errorf("%s: %s table %q: %w (is this a django-oauth-toolkit database?)", display, role, name, store.ErrMissingTable)
 }
 
 // HasTable reports whether the table of a role exists.

@@ -23,6 +23,9 @@ type DataSource struct {
 	// secrets are the credentials in the URL, as written and decoded, so
 	// that a driver error echoing them can be scrubbed.
 	secrets []string
+	// driver is database/sql's name of the driver to open it with, where
+	// a database has more than one (PostgreSQL: lib/pq or pgx).
+	driver string
 }
 
 // credentialParams are query parameters that carry a credential: lib/pq

@@ -31,6 +31,23 @@ type MySQL struct {
 
 var mysql atomic.Pointer[MySQL]
 
+// postgres is the database/sql driver name Open uses for PostgreSQL URLs:
+// "postgres" (lib/pq, package sqlstore/postgres) or "pgx" (package
+// sqlstore/pgx). lib/pq wins when both are linked: it is the default.
+var postgres atomic.Value
+
+// RegisterPostgres is called by package sqlstore/postgres or sqlstore/pgx
+// when it is imported.
+func RegisterPostgres(name string) {
+	if cur, _ := postgres.Load().(string); cur == "postgres" {
+		return
+	}
+	postgres.Store(name)
+}
+
+// PostgresDriver is the registered PostgreSQL driver's name, or "".
+func PostgresDriver() string { s, _ := postgres.Load().(string); return s }
+
 // RegisterMySQL is called by package sqlstore/mysql when it is imported.
 func RegisterMySQL(m MySQL) { mysql.Store(&m) }
 
