@@ -48,31 +48,39 @@ func DefaultTables() Tables {
 
 // WithDefaults returns t with every empty name replaced by DOT's default.
 func (t Tables) WithDefaults() Tables {
-	d := DefaultTables()
-	for _, f := range []struct {
-		v   *string
-		def string
-	}{
-		{&t.Application, d.Application}, {&t.AccessToken, d.AccessToken},
-		{&t.RefreshToken, d.RefreshToken}, {&t.IDToken, d.IDToken},
-		{&t.Grant, d.Grant}, {&t.User, d.User}, {&t.Migrations, d.Migrations}, {&t.Lock, d.Lock},
-		{&t.PushedAuthorizationRequest, d.PushedAuthorizationRequest},
-	} {
-		if *f.v == "" {
-			*f.v = f.def
+	def := DefaultTables()
+	d := def.fields()
+	for i, f := range t.fields() {
+		if *f.name == "" {
+			*f.name = *d[i].name
 		}
 	}
 	return t
 }
 
+// field is one role's name in a Tables.
+type field struct {
+	role string
+	name *string
+}
+
+// fields are t's names by role, in Named's order: the one list of roles.
+func (t *Tables) fields() []field {
+	return []field{
+		{"application", &t.Application}, {"accesstoken", &t.AccessToken},
+		{"refreshtoken", &t.RefreshToken}, {"idtoken", &t.IDToken},
+		{"grant", &t.Grant}, {"user", &t.User}, {"migrations", &t.Migrations}, {"lock", &t.Lock},
+		{RolePAR, &t.PushedAuthorizationRequest},
+	}
+}
+
 // Named lists the tables with the setting name each comes from, in a stable order.
 func (t Tables) Named() []NamedTable {
-	return []NamedTable{
-		{"application", t.Application}, {"accesstoken", t.AccessToken},
-		{"refreshtoken", t.RefreshToken}, {"idtoken", t.IDToken},
-		{"grant", t.Grant}, {"user", t.User}, {"migrations", t.Migrations}, {"lock", t.Lock},
-		{RolePAR, t.PushedAuthorizationRequest},
+	var out []NamedTable
+	for _, f := range t.fields() {
+		out = append(out, NamedTable{f.role, *f.name})
 	}
+	return out
 }
 
 // RolePAR is the role of the pushed-authorization-request table in
@@ -94,31 +102,21 @@ type NamedTable struct {
 	Name string
 }
 
-// Set assigns the table of one role, as named by Named ("accesstoken", ...).
+// Set assigns the table of one role, as named by Named ("accesstoken",
+// ...; DOT's model name pushedauthorizationrequest is taken for par).
 func (t *Tables) Set(role, name string) error {
-	switch role {
-	case "application":
-		t.Application = name
-	case "accesstoken":
-		t.AccessToken = name
-	case "refreshtoken":
-		t.RefreshToken = name
-	case "idtoken":
-		t.IDToken = name
-	case "grant":
-		t.Grant = name
-	case "user":
-		t.User = name
-	case "migrations":
-		t.Migrations = name
-	case "lock":
-		t.Lock = name
-	case RolePAR, "pushedauthorizationrequest":
-		t.PushedAuthorizationRequest = name
-	default:
-		return fmt.Errorf("unknown table role %q (want one of application, accesstoken, refreshtoken, idtoken, grant, par, user, migrations, lock)", role)
+	if role == "pushedauthorizationrequest" {
+		role = RolePAR
 	}
-	return nil
+	var roles []string
+	for _, f := range t.fields() {
+		if f.role == role {
+			*f.name = name
+			return nil
+		}
+		roles = append(roles, f.role)
+	}
+	return fmt.Errorf("unknown table role %q (want one of %s)", role, strings.Join(roles, ", "))
 }
 
 // identifier is deliberately narrower than what SQL allows when quoted:

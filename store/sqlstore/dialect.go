@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"net/url"
 	"reflect"
@@ -206,4 +207,12 @@ func openLinked(d Dialect, name, dsn string) (*sql.DB, error) {
 		return nil, errNotLinked(d)
 	}
 	return sql.Open(name, dsn)
+}
+
+// errorAs finds in err's chain an error of interface I (a driver error
+// with the method I names: SQLState, Code), without importing the driver.
+func errorAs[I error](err error) (I, bool) {
+	var x I
+	ok := errors.As(err, &x)
+	return x, ok
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"errors"
 	"fmt"
 	"math"
 	"net/url"
@@ -174,11 +173,11 @@ func (postgresDialect) insertReturningID(ctx context.Context, db *sqlx.DB, query
 // sqlState is the SQLSTATE of a server error, read through the method
 // both lib/pq's *pq.Error and pgx's *pgconn.PgError have.
 func sqlState(err error) (code string, e error, ok bool) {
-	var st interface {
+	st, ok := errorAs[interface {
 		error
 		SQLState() string
-	}
-	if !errors.As(err, &st) {
+	}](err)
+	if !ok {
 		return "", nil, false
 	}
 	return st.SQLState(), st, true

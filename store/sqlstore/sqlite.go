@@ -155,11 +155,11 @@ func (sqliteDialect) insertReturningID(ctx context.Context, db *sqlx.DB, query s
 // sqliteCode is the extended result code of a SQLite error, read
 // through the method modernc.org/sqlite's *sqlite.Error has.
 func sqliteCode(err error) (code int, e error, ok bool) {
-	var c interface {
+	c, ok := errorAs[interface {
 		error
 		Code() int
-	}
-	if !errors.As(err, &c) {
+	}](err)
+	if !ok {
 		return 0, nil, false
 	}
 	return c.Code(), c, true
