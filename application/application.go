@@ -69,7 +69,7 @@ type Spec struct {
 	// ClientSecret; empty: generated, and returned once in Created.
 	ClientSecret string
 	// NoHashClientSecret stores the secret as given (DOT's
-	// --no-hash-client-secret); by default it is hashed.
+	// (the command's --no-hash-client-secret); by default it is hashed.
 	NoHashClientSecret bool
 	Name               string
 	SkipAuthorization  bool

@@ -182,7 +182,7 @@ func TestValidationRules(t *testing.T) {
 		{"RS256 without key", application.Spec{ClientType: "confidential", GrantType: "password", Algorithm: "RS256"}, []string{"algorithm"}, "OIDC_RSA_PRIVATE_KEY"},
 		{"HS256 public", application.Spec{ClientType: "public", GrantType: "password", Algorithm: "HS256", NoHashClientSecret: true}, []string{"algorithm"}, "public clients"},
 		{"HS256 implicit", application.Spec{ClientType: "confidential", GrantType: "implicit", RedirectURIs: "https://a.example/cb", Algorithm: "HS256", NoHashClientSecret: true}, []string{"algorithm"}, "implicit"},
-		{"HS256 hashed", application.Spec{ClientType: "confidential", GrantType: "password", Algorithm: "HS256"}, []string{"hash_client_secret"}, "--no-hash-client-secret"},
+		{"HS256 hashed", application.Spec{ClientType: "confidential", GrantType: "password", Algorithm: "HS256"}, []string{"hash_client_secret"}, "HS256 needs the secret stored unhashed"},
 		{"HS256 pre-hashed secret", application.Spec{ClientType: "confidential", GrantType: "password", Algorithm: "HS256", NoHashClientSecret: true, ClientSecret: "pbkdf2_sha256$1$a$b"}, []string{"client_secret"}, "already a password hash"},
 		{"pre-hashed, costly argon2", application.Spec{ClientType: "confidential", GrantType: "password", ClientSecret: "argon2$argon2id$v=19$m=4294967295,t=2,p=8$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"}, []string{"client_secret"}, "out of range"},
 		{"pre-hashed, costly scrypt", application.Spec{ClientType: "confidential", GrantType: "password", ClientSecret: "scrypt$1073741824$salt$8$1$aGFzaA=="}, []string{"client_secret"}, "out of range"},

@@ -46,6 +46,10 @@ type FieldError struct {
 	Message string `json:"message"`
 }
 
+// errHS256Hashed is the rule HS256 breaks with a hashed secret (Spec's
+// NoHashClientSecret mends it; the command says --no-hash-client-secret).
+const errHS256Hashed = "HS256 needs the secret stored unhashed (it is the signing key)"
+
 // ValidationError holds every broken rule, in DOT's order: field errors in
 // model field order, then the cross-field rules, then client_id uniqueness.
 // Messages never hold the client secret.
@@ -266,7 +270,7 @@ func validate(a *draft, limits map[string]int, s Settings) []FieldError {
 			c.add("client_secret", "HS256 needs a client secret: it is the HMAC signing key")
 		}
 		if !a.NoHashClientSecret {
-			c.add("hash_client_secret", "HS256 needs the secret stored unhashed (it is the signing key): use --no-hash-client-secret")
+			c.add("hash_client_secret", errHS256Hashed)
 		} else if hasher.IsHashed(a.ClientSecret) {
 			c.add("client_secret", "HS256 needs the secret itself, and this one is already a password hash")
 		}

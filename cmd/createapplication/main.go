@@ -135,7 +135,7 @@ Flags:
 		// DOT prints these on stdout and exits 0; a script needs to know.
 		out.Info(out.Red("Please correct the following errors:"))
 		for _, fe := range ve.Errors {
-			out.Info(out.Red(" - " + fe.Field + ": " + fe.Message))
+			out.Info(out.Red(" - " + fe.Field + ": " + fe.Message + flagHint(fe.Field)))
 		}
 		return cli.ExitFailure
 	}
@@ -229,4 +229,13 @@ func readSecret(path string, stdin io.Reader) (string, error) {
 		return "", cli.Usagef("--client-secret-file %s holds more than one line", path)
 	}
 	return s, nil
+}
+
+// flagHint is the option that mends a field's error, in the command's
+// words (the library's messages name no flags).
+func flagHint(field string) string {
+	if field == "hash_client_secret" {
+		return ": use --no-hash-client-secret"
+	}
+	return ""
 }
