@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/oauthkit/oauthkit/store"
 )
 
@@ -174,4 +175,11 @@ func orNow(t time.Time) time.Time {
 		return time.Now()
 	}
 	return t
+}
+
+// insertReturning runs an INSERT … RETURNING id (PostgreSQL, SQLite).
+func insertReturning(ctx context.Context, db *sqlx.DB, query string, args []any) (int64, error) {
+	var id int64
+	err := db.QueryRowxContext(ctx, db.Rebind(query+" RETURNING id"), args...).Scan(&id)
+	return id, err
 }

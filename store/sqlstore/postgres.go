@@ -165,9 +165,7 @@ WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER
 }
 
 func (postgresDialect) insertReturningID(ctx context.Context, db *sqlx.DB, query string, args []any) (int64, error) {
-	var id int64
-	err := db.QueryRowxContext(ctx, db.Rebind(query+" RETURNING id"), args...).Scan(&id)
-	return id, err
+	return insertReturning(ctx, db, query, args)
 }
 
 // sqlState is the SQLSTATE of a server error, read through the method

@@ -147,9 +147,7 @@ func (d sqliteDialect) readColumns(ctx context.Context, db *sqlx.DB, table strin
 }
 
 func (sqliteDialect) insertReturningID(ctx context.Context, db *sqlx.DB, query string, args []any) (int64, error) {
-	var id int64
-	err := db.QueryRowxContext(ctx, query+" RETURNING id", args...).Scan(&id)
-	return id, err
+	return insertReturning(ctx, db, query, args)
 }
 
 // sqliteCode is the extended result code of a SQLite error, read
