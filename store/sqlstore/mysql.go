@@ -69,6 +69,9 @@ func (mysqlDialect) parseURL(raw, scheme string, u *url.URL) (DataSource, error)
 	}
 	cfg.Addr = net.JoinHostPort(u.Hostname(), port)
 	for k, vs := range u.Query() {
+		if err := checkMySQLParam(k, vs[len(vs)-1]); err != nil {
+			return DataSource{}, fmt.Errorf("database URL %q: %w: %w", display, err, store.ErrInvalidURL)
+		}
 		switch k {
 		case "parseTime", "loc", "multiStatements", "interpolateParams":
 			continue // oauthkit's own, below
@@ -403,4 +406,26 @@ func (u *sessionLock) Unlock() error {
 		err = cerr
 	}
 	return err
+}
+
+// A MySQL URL's query parameter that the driver does not know is sent to
+// the server as a session variable, its value spliced into SET name=value
+// unquoted: ?password=PASSWORD('x') would change the user's password, and
+// any value is an SQL expression. So a value must be a plain word
+// (letters, digits and _ . , : / + - *) or one single-quoted string with
+// no quote or backslash inside, and no parameter may carry a password
+// (the user info holds it: mysql://user:password@host/db).
+var (
+	plainMySQLValue  = regexp.MustCompile(`^[A-Za-z0-9_.,:/+*-]*$`)
+	quotedMySQLValue = regexp.MustCompile(`^'[^'\\]*'$`)
+)
+
+func checkMySQLParam(name, value string) error {
+	if credentialParams[strings.ToLower(name)] {
+		return fmt.Errorf("option %q would be sent to the server as a session variable: give the password in the user info (mysql://user:password@host/db)", name)
+	}
+	if !plainMySQLValue.MatchString(value) && !quotedMySQLValue.MatchString(value) {
+		return fmt.Errorf("option %q: its value would run as SQL on the server (SET %s=…): want a plain word or one single-quoted string", name, name)
+	}
+	return nil
 }

@@ -67,6 +67,10 @@ func (postgresDialect) parseURL(raw, scheme string, u *url.URL) (DataSource, err
 	}
 	dsn := *u
 	q := dsn.Query()
+	if driverName != "pgx" && q.Has("sslpassword") {
+		// lib/pq does not know it: it would reach the server as a setting.
+		return DataSource{}, fmt.Errorf("database URL %q: option \"sslpassword\" is not supported by lib/pq (it would be sent to the server as a setting): decrypt the client key, or link pgx (store/sqlstore/pgx): %w", display, store.ErrInvalidURL)
+	}
 	if driverName == "pgx" {
 		if q.Get("default_query_exec_mode") == "" {
 			q.Set("default_query_exec_mode", "exec")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/oauthkit/oauthkit/store"
 	"github.com/oauthkit/oauthkit/store/sqlstore"
+	"github.com/oauthkit/oauthkit/store/sqlstore/sqlstoretest"
 )
 
 func TestParseURL(t *testing.T) {
@@ -60,7 +61,6 @@ func TestPasswordNeverShown(t *testing.T) {
 		"POSTGRES://u:" + pw + "@127.0.0.1:1/db?sslmode=disable",
 		"PostgreSQL://u:" + pw + "@127.0.0.1:1/db?sslmode=disable",
 		"postgres://u@127.0.0.1:1/db?sslmode=disable&password=" + pw,
-		"postgres://u@127.0.0.1:1/db?sslmode=disable&sslpassword=" + pw,
 		"postgres://127.0.0.1:1/db?sslmode=disable&PASSWORD=" + pw,
 		"mysql://u:" + pw + "@127.0.0.1:1/db",
 		"MARIADB://u:" + pw + "@127.0.0.1:1/db",
@@ -143,4 +143,48 @@ func TestMySQLURL(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "unix", cfg.Net)
 	assert.Equal(t, "/run/mysqld/mysqld.sock", cfg.Addr)
+}
+
+// No URL runs SQL: a MySQL option the driver does not know becomes a
+// session variable whose value is spliced into SET unquoted, so a password
+// option or an expression is refused; plain words and one quoted string
+// pass. lib/pq does not know sslpassword, which would reach the server.
+func TestURLsThatWouldRunSQL(t *testing.T) {
+	for _, raw := range []string{
+		"mysql://u:old@127.0.0.1:3306/db?password=PASSWORD(%27new%27)",
+		"mysql://u@127.0.0.1:3306/db?passwd=x",
+		"mysql://u@127.0.0.1:3306/db?sql_mode=(SELECT+1)",
+		"mysql://u@127.0.0.1:3306/db?time_zone=%27a%27%2C%27b%27",
+		"postgres://u@127.0.0.1:5432/db?sslpassword=S3cr3tPw",
+	} {
+		_, err := sqlstore.ParseURL(raw)
+		require.Error(t, err, raw)
+		assert.ErrorIs(t, err, store.ErrInvalidURL, raw)
+		assert.NotContains(t, err.Error(), "PASSWORD(", raw)
+		assert.NotContains(t, err.Error(), "S3cr3tPw", raw)
+	}
+	for _, raw := range []string{
+		"mysql://u@127.0.0.1:3306/db?time_zone=%27%2B00:00%27",
+		"mysql://u@127.0.0.1:3306/db?tls=skip-verify&timeout=5s&charset=utf8mb4,utf8&collation=utf8mb4_general_ci",
+		"mysql://u@127.0.0.1:3306/db?unix_socket=/run/mysqld/mysqld.sock",
+	} {
+		_, err := sqlstore.ParseURL(raw)
+		assert.NoError(t, err, raw)
+	}
+}
+
+// The password a ?password= option would have set is never changed: the
+// URL is refused before any connection (tested against the server).
+func TestMySQLPasswordOptionChangesNothing(t *testing.T) {
+	u := sqlstoretest.NewMySQLDatabase(t)
+	parsed, err := url.Parse(u)
+	require.NoError(t, err)
+	q := parsed.Query()
+	q.Set("password", "PASSWORD('new')")
+	parsed.RawQuery = q.Encode()
+	_, err = sqlstore.Open(context.Background(), parsed.String())
+	require.ErrorIs(t, err, store.ErrInvalidURL)
+	st, err := sqlstore.Open(context.Background(), u)
+	require.NoError(t, err, "the account still logs in as before")
+	st.Close()
 }
