@@ -110,6 +110,10 @@ type Settings struct {
 	source map[string]string
 }
 
+// settingName is what a setting's name looks like; anything else on the
+// left of a settings line is not echoed.
+var settingName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+
 // LoadSettings reads keys from the environment, then from file (if any).
 func LoadSettings(keys []string, getenv func(string) string, file string) (*Settings, error) {
 	s := &Settings{values: map[string]string{}, source: map[string]string{}}
@@ -136,7 +140,11 @@ func LoadSettings(keys []string, getenv func(string) string, file string) (*Sett
 	}
 	sc := bufio.NewScanner(f)
 	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
+		line := sc.Text()
+		if n == 1 {
+			line = strings.TrimPrefix(line, "\ufeff") // a byte-order mark, as some editors write
+		}
+		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
@@ -146,6 +154,10 @@ func LoadSettings(keys []string, getenv func(string) string, file string) (*Sett
 			return nil, Usagef("%s:%d: want KEY=VALUE", file, n)
 		}
 		if !known[k] {
+			if !settingName.MatchString(k) {
+				// Not a name (a URL, say, that may hold a password): not echoed.
+				return nil, Usagef("%s:%d: want KEY=VALUE with KEY one of %s", file, n, strings.Join(keys, ", "))
+			}
 			return nil, Usagef("%s:%d: unknown setting %q (known: %s)", file, n, k, strings.Join(keys, ", "))
 		}
 		v = strings.TrimSpace(v)

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -56,4 +58,23 @@ func TestParseLikeArgparse(t *testing.T) {
 	fs, _, _, _, _ = flags()
 	_, err = cli.Parse(fs, []string{"--he"}, io.Discard)
 	assert.True(t, errors.Is(err, flag.ErrHelp), "a prefix of --help is --help")
+}
+
+// A settings file from an editor that writes a byte-order mark reads as
+// any other; a line that is no KEY=VALUE of a known name is refused
+// without echoing it (it may hold a password).
+func TestSettingsFileBOMAndNoEcho(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "settings.env")
+	require.NoError(t, os.WriteFile(file, []byte("\ufeffDATABASE_URL=sqlite:x.db\n"), 0o600))
+	s, err := cli.LoadSettings([]string{"DATABASE_URL"}, func(string) string { return "" }, file)
+	require.NoError(t, err)
+	v, _ := s.Get("DATABASE_URL")
+	assert.Equal(t, "sqlite:x.db", v)
+	for _, line := range []string{"postgres://u:S3cr3tPw@h/db?sslmode=require", "export DATABASE_URL postgres://u:S3cr3tPw@h/db?sslmode=require", "export DATABASE_URL postgres://u:S3cr3tPw@h/db"} {
+		require.NoError(t, os.WriteFile(file, []byte(line+"\n"), 0o600))
+		_, err := cli.LoadSettings([]string{"DATABASE_URL"}, func(string) string { return "" }, file)
+		require.Error(t, err, line)
+		assert.NotContains(t, err.Error(), "S3cr3tPw", line)
+	}
 }

@@ -47,7 +47,8 @@ func (sqliteDialect) parseURL(raw, scheme string, u *url.URL) (DataSource, error
 	if strings.HasPrefix(rest, "//") {
 		after := strings.TrimPrefix(rest, "//")
 		if !strings.HasPrefix(after, "/") {
-			return DataSource{}, fmt.Errorf("database URL %q names a host; want sqlite:PATH, sqlite:///RELATIVE/PATH or sqlite:////ABSOLUTE/PATH: %w", truncate(raw, 80), store.ErrInvalidURL)
+			// Not echoed: what stands for the host may hold user info.
+			return DataSource{}, fmt.Errorf("the sqlite URL names a host; want sqlite:PATH, sqlite:///RELATIVE/PATH or sqlite:////ABSOLUTE/PATH: %w", store.ErrInvalidURL)
 		}
 		path = after[1:] // the slash ending the empty host
 

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 
 	"github.com/oauthkit/oauthkit/store"
@@ -57,6 +58,11 @@ func ParseURL(raw string) (DataSource, error) {
 		}
 	}
 	if d == nil {
+		if !schemeToken.MatchString(scheme) {
+			// Not a URL at all (a libpq "key=value" string, say, which may
+			// hold a password): nothing of it is shown.
+			return DataSource{}, fmt.Errorf("the database URL does not start with a scheme (want %s): %w", schemeList(), store.ErrInvalidURL)
+		}
 		return DataSource{}, fmt.Errorf("database URL scheme %q is not supported (want %s): %w", truncate(scheme, 20), schemeList(), store.ErrInvalidURL)
 	}
 	// The driver gets the scheme in lower case: some compare it exactly and
@@ -83,6 +89,10 @@ func ParseURL(raw string) (DataSource, error) {
 	}
 	return d.parseURL(normal, scheme, u)
 }
+
+// schemeToken is what a URL scheme may be (RFC 3986), so that a scheme
+// that is not one is not echoed.
+var schemeToken = regexp.MustCompile(`^[a-z][a-z0-9+.-]{0,31}$`)
 
 // checkAuthority refuses a URL whose user info seems to hold an unencoded
 // '/', '?' or '#': the parser would take part of the password for the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,6 +91,13 @@ func TestPasswordNeverShown(t *testing.T) {
 		assert.True(t, errors.Is(err, store.ErrInvalidURL), "%s: %v", raw, err)
 		assert.NotContains(t, err.Error(), pw, raw)
 		assert.NotContains(t, err.Error(), "127.0.0.1", "%s: the URL is not echoed: %v", raw, err)
+	}
+	// Strings that are no URL, or name what no sqlite URL may: nothing of
+	// them is echoed.
+	for _, raw := range []string{"password=" + pw + " host=::1 dbname=x", "sqlite://user:" + pw + "@host/db", "Password=" + pw} {
+		_, err := sqlstore.ParseURL(raw)
+		require.Error(t, err, raw)
+		assert.NotContains(t, strings.ToLower(err.Error()), strings.ToLower(pw), raw)
 	}
 	// A query value may hold an '@' (a user name in a query): not refused.
 	_, err := sqlstore.ParseURL("postgres://127.0.0.1/db?user=me@example")
