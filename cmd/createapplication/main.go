@@ -185,9 +185,9 @@ func (o *options) spec(s *cli.Settings, stdin io.Reader) (application.Spec, stri
 	spec.Settings.AllowURIWildcards = wild
 	spec.Settings.OIDCRSAPrivateKey, _ = s.Get(oidcKeySetting)
 	if o.oidcKeyFile != "" {
-		b, err := os.ReadFile(o.oidcKeyFile)
+		b, err := cli.ReadInputFile("--oidc-rsa-private-key-file", o.oidcKeyFile, stdin)
 		if err != nil {
-			return spec, "", cli.UsageError{Err: fmt.Errorf("--oidc-rsa-private-key-file: %w", err)}
+			return spec, "", err
 		}
 		spec.Settings.OIDCRSAPrivateKey = string(b)
 	}
@@ -214,15 +214,9 @@ func (o *options) spec(s *cli.Settings, stdin io.Reader) (application.Spec, stri
 }
 
 func readSecret(path string, stdin io.Reader) (string, error) {
-	var b []byte
-	var err error
-	if path == "-" {
-		b, err = io.ReadAll(io.LimitReader(stdin, 1<<16))
-	} else {
-		b, err = os.ReadFile(path)
-	}
+	b, err := cli.ReadInputFile("--client-secret-file", path, stdin)
 	if err != nil {
-		return "", cli.UsageError{Err: fmt.Errorf("--client-secret-file: %w", err)}
+		return "", err
 	}
 	s := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
 	if strings.ContainsAny(s, "\r\n") {

@@ -54,3 +54,26 @@ func TestRefusesCostlyPreHashedSecret(t *testing.T) {
 	}
 	assert.Zero(t, apps(t, e), "nothing written")
 }
+
+// A secret or key file is read up to 64 KiB: /dev/zero, a huge file or a
+// flood on stdin is one line and exit 2, nothing written, no process dying.
+func TestInputFilesAreBounded(t *testing.T) {
+	e := sqlstoretest.New(t, sqlstore.DialectSQLite, sqlstoretest.DOT341)
+	big := filepath.Join(t.TempDir(), "big")
+	require.NoError(t, os.WriteFile(big, []byte(strings.Repeat("k", 70<<10)), 0o600))
+	for _, c := range []struct {
+		stdin string
+		args  []string
+	}{
+		{"", []string{"--client-secret-file", "/dev/zero"}},
+		{"", []string{"--client-secret-file", big}},
+		{strings.Repeat("s", 70<<10), []string{"--client-secret-file", "-"}},
+		{"", []string{"--algorithm", "RS256", "--oidc-rsa-private-key-file", "/dev/zero"}},
+	} {
+		r := run(t, e, nil, c.stdin, append([]string{"confidential", "client-credentials"}, c.args...)...)
+		assert.Equal(t, 2, r.Code, "%v: %s", c.args, r.Stderr)
+		assert.Contains(t, r.Stderr, "holds more than 64 KiB", c.args)
+		assert.Equal(t, 1, strings.Count(r.Stderr, "\n"), r.Stderr)
+		assert.EqualValues(t, 0, apps(t, e))
+	}
+}
