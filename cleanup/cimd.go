@@ -149,6 +149,8 @@ func (o *CIMDOptions) validate() error {
 		o.BatchSize = DefaultCIMDBatchSize
 	case o.BatchSize < 0:
 		return &OptionError{Field: "CIMDOptions.BatchSize", Value: o.BatchSize, Problem: "must be a positive integer", sentinel: ErrBatchSize}
+	case o.BatchSize > MaxBatchSize:
+		return &OptionError{Field: "CIMDOptions.BatchSize", Value: o.BatchSize, Problem: fmt.Sprintf("must be at most %d", MaxBatchSize)}
 	}
 	return checkControl("CIMDOptions", o.Now, o.Lock, &o.Retries, &o.RetryBackoff, o.StatementTimeout)
 }

@@ -6,13 +6,16 @@ import (
 	"time"
 )
 
-// ValidateEvery reports what RunEvery would refuse: an interval that is
-// not positive, a fixed Now (every run reads the clock), a MaxDuration
+// MinInterval is the shortest interval RunEvery takes.
+const MinInterval = time.Second
+
+// ValidateEvery reports what RunEvery would refuse: an interval shorter
+// than MinInterval, a fixed Now (every run reads the clock), a MaxDuration
 // not shorter than the interval, or any setting Validate refuses.
 func ValidateEvery(interval time.Duration, opts Options) error {
 	switch {
-	case interval <= 0:
-		return &OptionError{Field: "interval", Value: interval, Problem: "must be positive"}
+	case interval < MinInterval:
+		return &OptionError{Field: "interval", Value: interval, Problem: fmt.Sprintf("must be at least %s (runs back to back would spin)", MinInterval)}
 	case !opts.Now.IsZero():
 		return &OptionError{Field: "Options.Now", Value: opts.Now.UTC().Format(time.RFC3339), Problem: "is fixed: repeated runs each read the clock, and a fixed Now would freeze it"}
 	case opts.MaxDuration >= interval:

@@ -161,6 +161,14 @@ const (
 	LockNone
 )
 
+// MaxBatchSize bounds BatchSize (and CIMDOptions.BatchSize): one
+// transaction of a million rows is already more than any server wants to
+// hold its locks for.
+const MaxBatchSize = 1_000_000
+
+// MaxWorkers bounds Workers: each works on its own connection.
+const MaxWorkers = 32
+
 // DefaultRetries is how often a transiently failed batch is retried.
 const DefaultRetries = 5
 
@@ -185,6 +193,12 @@ func (o *Options) validate() error {
 	}
 	if o.BatchSize == 0 {
 		o.BatchSize = DefaultBatchSize
+	}
+	if o.BatchSize > MaxBatchSize {
+		return &OptionError{Field: "Options.BatchSize", Value: o.BatchSize, Problem: fmt.Sprintf("must be at most %d (a batch is one transaction)", MaxBatchSize)}
+	}
+	if o.Workers > MaxWorkers {
+		return &OptionError{Field: "Options.Workers", Value: o.Workers, Problem: fmt.Sprintf("must be at most %d (each holds a connection and a transaction)", MaxWorkers)}
 	}
 	for _, c := range []struct {
 		field string

@@ -145,7 +145,7 @@ func TestProgressAndLogFormat(t *testing.T) {
 func TestEveryAndMetrics(t *testing.T) {
 	e := sqlstoretest.New(t, "sqlite", sqlstoretest.DOT341)
 	metricsPath := filepath.Join(t.TempDir(), "oauthkit.prom")
-	cmd := exec.Command(binary, "--every", "100ms", "--metrics-textfile", metricsPath, "--log-format", "json", "--metrics-listen", "127.0.0.1:0")
+	cmd := exec.Command(binary, "--every", "1s", "--metrics-textfile", metricsPath, "--log-format", "json", "--metrics-listen", "127.0.0.1:0")
 	cmd.Env = append([]string{"DATABASE_URL=" + e.URL}, settings34...)
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
@@ -161,7 +161,7 @@ func TestEveryAndMetrics(t *testing.T) {
 	}()
 	waitFor := func(what string, cond func(line string) bool) {
 		t.Helper()
-		deadline := time.After(15 * time.Second)
+		deadline := time.After(45 * time.Second)
 		for {
 			select {
 			case line, ok := <-logs:

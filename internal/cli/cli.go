@@ -188,14 +188,21 @@ func (s *Settings) Seconds(key string) (secs float64, ok bool, err error) {
 		return 0, false, nil
 	}
 	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || f != f || f > 1e12 {
+	if err != nil || f != f {
 		return 0, false, Usagef("%s=%q (from %s): want a number of seconds", key, v, src)
 	}
 	if f < 0 {
 		return 0, false, Usagef("%s=%q (from %s): must not be negative", key, v, src)
 	}
+	if f > MaxSeconds {
+		return 0, false, Usagef("%s=%q (from %s): at most %d seconds (100 years)", key, v, src, int64(MaxSeconds))
+	}
 	return f, true, nil
 }
+
+// MaxSeconds bounds a setting in seconds: 100 years, far beyond any
+// lifetime or pause, and well inside what a Go duration holds (292 years).
+const MaxSeconds = 100 * 365 * 24 * 3600.0
 
 // Int reads a positive integer.
 func (s *Settings) Int(key string) (int, bool, error) {

@@ -124,5 +124,9 @@ func nextIDRange(ctx context.Context, tx *sqlx.Tx, table string, after, until in
 		return 0, 0, false, nil
 	}
 	lo = first.Int64 - 1
-	return lo, min(lo+int64(max), until-1), true, nil
+	hi = until - 1
+	if int64(max) < hi-lo { // lo+max without overflow
+		hi = lo + int64(max)
+	}
+	return lo, hi, true, nil
 }
