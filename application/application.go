@@ -217,6 +217,17 @@ func CreateApplication(ctx context.Context, spec Spec) (Created, error) {
 	}})
 	if errors.Is(err, store.ErrDuplicateClientID) {
 		// Another writer took the client_id between our check and insert.
+		// With IfNotExists, the row it wrote is read and compared, as if it
+		// had been there first (identical concurrent calls all succeed).
+		if spec.IfNotExists {
+			existing, rerr := spec.Store.GetApplication(ctx, store.GetApplicationParams{ClientID: d.ClientID})
+			if rerr != nil {
+				return Created{}, rerr
+			}
+			if existing != nil {
+				return d.compare(existing)
+			}
+		}
 		return Created{}, &ValidationError{Errors: []FieldError{{Field: "client_id", Message: fmt.Sprintf("an application with client_id %q already exists", d.ClientID)}}}
 	}
 	if err != nil {

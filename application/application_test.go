@@ -15,6 +15,7 @@ import (
 	"github.com/oauthkit/oauthkit/application"
 	"github.com/oauthkit/oauthkit/application/hasher"
 	"github.com/oauthkit/oauthkit/internal/testcmd"
+	"github.com/oauthkit/oauthkit/store"
 	"github.com/oauthkit/oauthkit/store/sqlstore"
 	"github.com/oauthkit/oauthkit/store/sqlstore/sqlstoretest"
 )
@@ -333,5 +334,41 @@ func TestUnknownNotNullColumnIsRefused(t *testing.T) {
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), `column "x_future" is NOT NULL and unknown to oauthkit`)
 		assert.Zero(t, count(t, e))
+	})
+}
+
+// Identical concurrent calls with IfNotExists all succeed: one creates,
+// the others find its row (also those that lost the insert race) and
+// report it as existing; one row.
+func TestIfNotExistsRace(t *testing.T) {
+	sqlstoretest.ForEach(t, func(t *testing.T, e *sqlstoretest.Env) {
+		ctx := context.Background()
+		spec := fast(application.Spec{Store: e.Store, ClientType: "confidential", GrantType: "client-credentials", ClientID: "dup3",
+			ClientSecret: "fixedsecret", IfNotExists: true})
+		results := testcmd.AtOnce(12, func(int) error {
+			_, err := application.CreateApplication(ctx, spec)
+			return err
+		})
+		for _, err := range results {
+			assert.NoError(t, err)
+		}
+		assert.EqualValues(t, 1, count(t, e))
+	})
+}
+
+// A unique index a site added on another column is reported as what it
+// is, not as a taken client_id.
+func TestOtherUniqueViolationIsNotClientID(t *testing.T) {
+	sqlstoretest.ForEach(t, func(t *testing.T, e *sqlstoretest.Env) {
+		e.Exec(t, `CREATE UNIQUE INDEX site_unique_name ON oauth2_provider_application (name)`)
+		ctx := context.Background()
+		spec := fast(application.Spec{Store: e.Store, ClientType: "public", GrantType: "password", Name: "Same"})
+		_, err := application.CreateApplication(ctx, spec)
+		require.NoError(t, err)
+		_, err = application.CreateApplication(ctx, spec)
+		require.Error(t, err)
+		assert.False(t, errors.Is(err, store.ErrDuplicateClientID), "%v", err)
+		assert.NotContains(t, err.Error(), "client_id")
+		assert.EqualValues(t, 1, count(t, e))
 	})
 }

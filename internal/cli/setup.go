@@ -145,7 +145,9 @@ func OpenStore(ctx context.Context, p OpenParams) (*sqlstore.Store, error) {
 	switch {
 	case errors.Is(err, store.ErrInvalidURL) || errors.Is(err, store.ErrInvalidIdentifier):
 		return nil, UsageError{Err: err}
-	case errors.Is(err, fs.ErrNotExist):
+	case errors.Is(err, sqlstore.ErrNoFile):
+		// Only the SQLite file itself: a missing socket, certificate or
+		// folder named in the URL is reported as the driver says.
 		ds, _ := sqlstore.ParseURL(url)
 		return nil, noFileError{path: ds.Path, err: err}
 	case err != nil:

@@ -160,7 +160,10 @@ func (s *Store) InsertApplication(ctx context.Context, p store.InsertApplication
 	q := `INSERT INTO ` + s.q(roleApplication) + ` (` + strings.Join(names, ", ") + `) VALUES (` + strings.Join(marks, ", ") + `)`
 	id, err := s.d.insertReturningID(ctx, s.db, q, args)
 	if err != nil {
-		if s.d.isUniqueViolation(err) {
+		if s.d.isUniqueViolation(err) && strings.Contains(err.Error(), "client_id") {
+			// Every database names the column, or the constraint named
+			// after it, in its message; another unique index (one a site
+			// added) is reported as itself below.
 			return 0, fmt.Errorf("insert into %s of %s: client_id %q: %w", s.tables.Application, s.display, a.ClientID, store.ErrDuplicateClientID)
 		}
 		// The error text of a driver may echo values; the secret is one of

@@ -65,7 +65,7 @@ func (sqliteDialect) parseURL(raw, scheme string, u *url.URL) (DataSource, error
 func (sqliteDialect) open(ds DataSource, cfg config) (*sqlx.DB, error) {
 	if !cfg.allowCreate {
 		if _, err := os.Stat(ds.Path); errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("open %s: the file does not exist (a database the caller names is not created unless Open is given sqlstore.AllowCreate()): %w", ds.Display, err)
+			return nil, fmt.Errorf("open %s: %w (a database the caller names is not created unless Open is given sqlstore.AllowCreate()): %w", ds.Display, ErrNoFile, err)
 		} else if err != nil {
 			return nil, fmt.Errorf("open %s: %w", ds.Display, err)
 		}

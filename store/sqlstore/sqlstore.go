@@ -20,6 +20,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -29,6 +30,10 @@ import (
 	"github.com/oauthkit/oauthkit/store"
 	"github.com/oauthkit/oauthkit/store/sqlstore/internal/drivers"
 )
+
+// ErrNoFile: the SQLite file a URL names does not exist (and Open was not
+// given AllowCreate). It also matches fs.ErrNotExist.
+var ErrNoFile = errors.New("the database file does not exist")
 
 // Store implements store.Store.
 type Store struct {
