@@ -3,7 +3,9 @@ package metrics
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -24,21 +26,46 @@ type Textfile struct {
 	registry  *prometheus.Registry
 }
 
-// NewTextfile writes c's metrics to path. It reads the last success time
+// ErrNotRegular: the metrics path names something other than a regular
+// file (a device, a FIFO, a folder, a symbolic link), which Write would
+// replace: it is refused instead.
+var ErrNotRegular = errors.New("not a regular file")
+
+// CheckTextfilePath reports ErrNotRegular when path exists and is not a
+// regular file; a path that does not exist yet is fine. It never opens
+// the path, so a FIFO there cannot block it.
+func CheckTextfilePath(path string) error {
+	info, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("metrics file %s: %w", path, err)
+	case !info.Mode().IsRegular():
+		return fmt.Errorf("metrics file %s: %w (%s): it would be replaced", path, ErrNotRegular, info.Mode().Type())
+	}
+	return nil
+}
+
+// NewTextfile writes c's metrics to path, which must not be anything
+// but a regular file (CheckTextfilePath). It reads the last success time
 // back from the file, if there is one, so that it survives restarts and
 // failed runs.
-func NewTextfile(path string, c *Collector) *Textfile {
+func NewTextfile(path string, c *Collector) (*Textfile, error) {
+	if err := CheckTextfilePath(path); err != nil {
+		return nil, err
+	}
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(c)
 	t := &Textfile{path: path, collector: c, registry: reg}
 	if at, ok := t.readLastSuccess(); ok {
 		c.SetLastSuccess(at)
 	}
-	return t
+	return t, nil
 }
 
 func (t *Textfile) readLastSuccess() (time.Time, bool) {
-	f, err := os.Open(t.path)
+	f, err := openRegular(t.path)
 	if err != nil {
 		return time.Time{}, false
 	}
@@ -78,7 +105,19 @@ func (t *Textfile) Write() error {
 	return writeAtomically(t.path, b.Bytes())
 }
 
+// writeAtomically replaces path with content through a temporary file in
+// the same folder and a rename, so a reader never sees half a file. The
+// new file has the old one's permissions (never wider), or 0644 for
+// node_exporter; anything at path that is not a regular file is refused,
+// not replaced.
 func writeAtomically(path string, content []byte) error {
+	mode := os.FileMode(0o644)
+	if info, err := os.Lstat(path); err == nil {
+		if !info.Mode().IsRegular() {
+			return fmt.Errorf("metrics file %s: %w (%s): not replaced", path, ErrNotRegular, info.Mode().Type())
+		}
+		mode = info.Mode().Perm()
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return fmt.Errorf("metrics file: %w", err)
@@ -88,7 +127,7 @@ func writeAtomically(path string, content []byte) error {
 		tmp.Close()
 		return fmt.Errorf("metrics file: %w", err)
 	}
-	if err := tmp.Chmod(0o644); err != nil {
+	if err := tmp.Chmod(mode); err != nil {
 		tmp.Close()
 		return fmt.Errorf("metrics file: %w", err)
 	}

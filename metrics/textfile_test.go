@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,7 +21,8 @@ func TestTextfile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "x.prom")
 	c := metrics.NewCollector("oauthkit_x")
-	m := metrics.NewTextfile(path, c)
+	m, err := metrics.NewTextfile(path, c)
+	require.NoError(t, err)
 	at := time.Unix(1_700_000_000, 500_000_000)
 	c.Observe(metrics.Run{Steps: []metrics.Step{{Name: "a", Deleted: 3}}, Duration: 1500 * time.Millisecond, Now: at})
 	require.NoError(t, m.Write())
@@ -38,7 +40,8 @@ func TestTextfile(t *testing.T) {
 	// A new writer (a restarted process) keeps the last success through a
 	// failed run and a dry run.
 	c = metrics.NewCollector("oauthkit_x")
-	m = metrics.NewTextfile(path, c)
+	m, err = metrics.NewTextfile(path, c)
+	require.NoError(t, err)
 	c.Observe(metrics.Run{Failed: true, Now: at.Add(time.Hour)})
 	require.NoError(t, m.Write())
 	c.Observe(metrics.Run{DryRun: true, Now: at.Add(2 * time.Hour)})
@@ -57,8 +60,9 @@ func TestTextfile(t *testing.T) {
 }
 
 func TestTextfileUnwritableFolder(t *testing.T) {
-	m := metrics.NewTextfile(filepath.Join(t.TempDir(), "missing", "x.prom"), metrics.NewCollector("oauthkit_x"))
-	err := m.Write()
+	m, err := metrics.NewTextfile(filepath.Join(t.TempDir(), "missing", "x.prom"), metrics.NewCollector("oauthkit_x"))
+	require.NoError(t, err)
+	err = m.Write()
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "metrics file")
 }
@@ -114,4 +118,33 @@ func TestServe(t *testing.T) {
 	assert.Contains(t, string(body), "go_goroutines")
 	_, err = metrics.Serve(srv.Addr(), c)
 	assert.Error(t, err, "the address is taken")
+}
+
+// Only a regular file is written: a device, a FIFO, a folder or a link at
+// the path is refused (never opened, so a FIFO cannot block), and a file
+// that was there keeps its permissions.
+func TestTextfileOnlyReplacesRegularFiles(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o644))
+	target := filepath.Join(dir, "target")
+	require.NoError(t, os.WriteFile(target, []byte("keep"), 0o600))
+	link := filepath.Join(dir, "link")
+	require.NoError(t, os.Symlink(target, link))
+	for _, p := range []string{"/dev/null", fifo, dir, link} {
+		_, err := metrics.NewTextfile(p, metrics.NewCollector("oauthkit_x"))
+		assert.ErrorIs(t, err, metrics.ErrNotRegular, p)
+	}
+	b, err := os.ReadFile(target)
+	require.NoError(t, err)
+	assert.Equal(t, "keep", string(b))
+
+	private := filepath.Join(dir, "private.prom")
+	require.NoError(t, os.WriteFile(private, nil, 0o600))
+	m, err := metrics.NewTextfile(private, metrics.NewCollector("oauthkit_x"))
+	require.NoError(t, err)
+	require.NoError(t, m.Write())
+	info, err := os.Stat(private)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm(), "not widened")
 }

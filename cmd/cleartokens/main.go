@@ -17,6 +17,7 @@ import (
 	"github.com/oauthkit/oauthkit/internal/cli"
 	"github.com/oauthkit/oauthkit/metrics"
 	"github.com/oauthkit/oauthkit/store"
+	"github.com/oauthkit/oauthkit/store/sqlstore"
 )
 
 // settingFlags are DOT's setting names; each has a flag.
@@ -203,6 +204,9 @@ SIGINT or SIGTERM stops after the current batch and prints what was done.
 	ctx, stop := cli.SignalContext()
 	defer stop()
 
+	if err := checkMetricsFile(f.metricsFile, dbURL); err != nil {
+		return out.Error(err, f.common.Traceback)
+	}
 	st, err := cli.OpenStore(ctx, cli.OpenParams{URL: dbURL, CreateSchema: f.createSchema, SkipCheck: f.common.SkipChecks, Tables: f.tables, LockLease: f.lockLease})
 	if err != nil {
 		return out.Error(err, f.common.Traceback)
@@ -212,19 +216,24 @@ SIGINT or SIGTERM stops after the current batch and prints what was done.
 	collector := metrics.NewCollector("oauthkit_cleartokens")
 	var textfile *metrics.Textfile
 	if f.metricsFile != "" {
-		textfile = metrics.NewTextfile(f.metricsFile, collector)
+		if textfile, err = metrics.NewTextfile(f.metricsFile, collector); err != nil {
+			return out.Error(cli.UsageError{Err: fmt.Errorf("--metrics-textfile: %w", err)}, f.common.Traceback)
+		}
 	}
-	record := func(rep cleanup.Report, err error) {
+	// record observes a run and writes the metrics file; it reports a file
+	// that cannot be written (the run then fails: monitoring would miss it).
+	record := func(rep cleanup.Report, err error) error {
 		if errors.Is(err, cleanup.ErrLocked) {
-			return // a skipped run says nothing about the tables
+			return nil // a skipped run says nothing about the tables
 		}
 		collector.Observe(runMetrics(rep, err))
 		if textfile == nil {
-			return
+			return nil
 		}
 		if werr := textfile.Write(); werr != nil {
-			logger.Error("cannot write the metrics file", "error", werr.Error())
+			return fmt.Errorf("--metrics-textfile: %w", werr)
 		}
+		return nil
 	}
 
 	if f.every != 0 {
@@ -239,7 +248,9 @@ SIGINT or SIGTERM stops after the current batch and prints what was done.
 		// A long-lived process: log each run, keep going after failures.
 		err := cleanup.RunEvery(ctx, f.every, opts, func(rep cleanup.Report, err error) {
 			bars.done()
-			record(rep, err)
+			if werr := record(rep, err); werr != nil {
+				logger.Error("cannot write the metrics file", "error", werr.Error())
+			}
 			logRun(logger, rep, err)
 			if err == nil {
 				report(out, rep, f.common.Verbosity, f.asJSON)
@@ -254,7 +265,10 @@ SIGINT or SIGTERM stops after the current batch and prints what was done.
 
 	rep, err := cleanup.Clear(ctx, opts)
 	bars.done()
-	record(rep, err)
+	if werr := record(rep, err); werr != nil && err == nil {
+		report(out, rep, f.common.Verbosity, f.asJSON)
+		return out.Error(werr, f.common.Traceback)
+	}
 	if errors.Is(err, cleanup.ErrLocked) {
 		// Another replica is doing the work: that is success for this one.
 		if f.common.Verbosity >= 1 {
@@ -365,4 +379,29 @@ func newLogger(w io.Writer, format string, verbosity int) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, o))
 	}
 	return slog.New(slog.NewTextHandler(w, o))
+}
+
+// checkMetricsFile refuses, before anything runs, a metrics path that is
+// not a regular file (a device, a FIFO, a link: it would be replaced, or
+// block the run) or that is the SQLite database itself.
+func checkMetricsFile(path, dbURL string) error {
+	if path == "" {
+		return nil
+	}
+	if err := metrics.CheckTextfilePath(path); err != nil {
+		return cli.UsageError{Err: fmt.Errorf("--metrics-textfile: %w", err)}
+	}
+	if dbURL == "" {
+		dbURL = cli.DefaultDatabaseURL
+	}
+	ds, err := sqlstore.ParseURL(dbURL)
+	if err != nil || ds.Path == "" {
+		return nil // not SQLite; a bad URL is reported when it is opened
+	}
+	a, errA := os.Stat(path)
+	b, errB := os.Stat(ds.Path)
+	if errA == nil && errB == nil && os.SameFile(a, b) {
+		return cli.Usagef("--metrics-textfile %s is the database file: it would be replaced", path)
+	}
+	return nil
 }

@@ -1,10 +1,15 @@
 package main_test
 
 import (
+	"context"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
+	"github.com/oauthkit/oauthkit/store/sqlstore/sqlstoretest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -47,4 +52,28 @@ func TestMissingFilesThatAreNotTheDatabase(t *testing.T) {
 	r := runCmd(t, t.TempDir(), []string{"DATABASE_URL=sqlite:nope.db"})
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "the database file nope.db does not exist")
+}
+
+// --metrics-textfile writes only a regular file of its own: /dev/null, a
+// FIFO or the database itself are refused at once (exit 2, nothing
+// replaced, no hang), and a file that cannot be written fails the run.
+func TestMetricsTextfileClobbersNothing(t *testing.T) {
+	e := sqlstoretest.New(t, "sqlite", sqlstoretest.DOT341)
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o644))
+	env := []string{"DATABASE_URL=" + e.URL}
+	for _, p := range []string{"/dev/null", fifo, e.Path()} {
+		r := runCmd(t, dir, env, "--dry-run", "--metrics-textfile", p)
+		assert.Equal(t, 2, r.code, "%s: %s", p, r.stderr)
+		assert.Equal(t, 1, strings.Count(r.stderr, "\n"), r.stderr)
+	}
+	info, err := os.Stat("/dev/null")
+	require.NoError(t, err)
+	assert.NotZero(t, info.Mode()&os.ModeCharDevice, "/dev/null is still a device")
+	require.NoError(t, e.Store.CheckSchema(context.Background()), "the database is intact")
+
+	r := runCmd(t, dir, env, "--metrics-textfile", filepath.Join(dir, "missing", "x.prom"))
+	assert.Equal(t, 1, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "--metrics-textfile")
 }
