@@ -4,28 +4,58 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"time"
+
+	"golang.org/x/sync/semaphore"
 
 	"github.com/oauthkit/oauthkit/application/hasher"
 	"github.com/oauthkit/oauthkit/store"
 )
 
-// decoy is what an unknown client is checked against, so that it costs
-// what a client with a secret hashed at Django's default work factor
-// costs; cost is how long that took here, the floor every verification is
-// padded to. Both are made on first use, not at start-up: PBKDF2 at
-// Django's work factor takes a noticeable fraction of a second.
-var decoy = sync.OnceValues(func() (hash string, cost time.Duration) {
-	start := time.Now()
-	hash, _ = hasher.EncodePBKDF2("pbkdf2_sha256", "oauthkit-decoy", "oauthkitdecoysalt00000", hasher.DefaultIterations)
-	return hash, time.Since(start)
-})
+// DefaultVerifyMemory is the memory a Verifier lets its memory-hard
+// checks (argon2, scrypt) hold at once: one check at hasher's largest
+// argon2 memory (256 MiB), or several smaller ones (Django's argon2
+// default is 100 MiB, its scrypt 16 MiB). Others wait their turn, so no
+// number of requests makes the checks hold more than this.
+const DefaultVerifyMemory = hasher.MaxArgon2MemoryKiB * 1024
+
+// Verifier checks client secrets against a DOT database, bounding what
+// the checks can cost together. Its zero value is not usable: NewVerifier.
+type Verifier struct {
+	store  store.Store
+	memory *semaphore.Weighted
+	budget int64
+}
+
+// NewVerifier is a Verifier on st whose memory-hard checks hold at most
+// memory bytes at once (0: DefaultVerifyMemory). A stored hash that needs
+// more than memory on its own is refused (hasher.ErrOutOfRange).
+func NewVerifier(st store.Store, memory int64) *Verifier {
+	if memory <= 0 {
+		memory = DefaultVerifyMemory
+	}
+	return &Verifier{store: st, memory: semaphore.NewWeighted(memory), budget: memory}
+}
+
+// decoySalt salts the decoy work (any fixed 22 characters).
+var decoySalt = "oauthkitdecoysalt00000"
+
+// decoyWork derives a key from presented with PBKDF2-SHA256 for
+// iterations rounds and throws it away: the work a hashed secret at that
+// cost takes, done for a client whose check would otherwise be cheaper.
+// Doing the work, not sleeping, keeps the classes alike under load: a
+// busy CPU slows the decoy as it slows a real check.
+func decoyWork(presented string, iterations int) {
+	if iterations > 0 {
+		hasher.EncodePBKDF2("pbkdf2_sha256", presented, decoySalt, iterations) //nolint:errcheck // the work is the point
+	}
+}
 
 // CheckSecret compares a presented secret with what DOT stored: a Django
 // password hash when hashed is true (hash_client_secret), else the secret
 // itself. Both compare in constant time. An error means the stored hash
 // could not be read (hasher.ErrMalformed, hasher.ErrOutOfRange: refused
-// before any work); it never holds either secret.
+// before any work); it never holds either secret. It bounds nothing: a
+// server checking secrets of clients it does not control uses a Verifier.
 func CheckSecret(stored string, hashed bool, presented string) (bool, error) {
 	if !hashed {
 		return hasher.Equal(stored, presented), nil
@@ -33,52 +63,68 @@ func CheckSecret(stored string, hashed bool, presented string) (bool, error) {
 	return hasher.Check(presented, stored)
 }
 
-// VerifyClientSecret checks presented against the secret of the
-// application with clientID in a DOT database. It returns the application
-// it checked (nil when there is none) and whether the secret matched, so
-// the caller can decide the rest: whether the client is confidential (a
-// public client has no secret to present), whether its grant type is the
-// one asked for.
-//
-// Every call takes at least as long as checking a secret hashed at
-// Django's default work factor (PBKDF2-SHA256, 1,000,000 iterations): an
-// unknown client_id is checked against a decoy hash, and a secret stored
-// in clear or under a cheaper hash is padded to that time. So the time
-// does not tell whether a client exists, nor how its secret is stored,
-// for every hash up to that cost. A hash that costs more (say argon2 at
-// Django's defaults) takes its own, longer time, which does tell that the
-// client exists; so do database errors.
+var defaultVerifiers sync.Map // store.Store → *Verifier
+
+// VerifyClientSecret is Verify on a Verifier of st with the default
+// memory budget, one per store.
 func VerifyClientSecret(ctx context.Context, st store.Store, clientID, presented string) (*store.Application, bool, error) {
-	start := time.Now()
-	defer padTo(ctx, start)
-	app, err := st.GetApplication(ctx, store.GetApplicationParams{ClientID: clientID})
+	v, _ := defaultVerifiers.LoadOrStore(st, NewVerifier(st, 0))
+	return v.(*Verifier).Verify(ctx, clientID, presented)
+}
+
+// Verify checks presented against the secret of the application with
+// clientID. It returns the application it checked (nil when there is
+// none) and whether the secret matched, so the caller decides the rest:
+// whether the client is confidential, whether its grant type is the one
+// asked for.
+//
+// Every call does at least the work of checking a secret hashed at
+// Django's default (PBKDF2-SHA256, 1,000,000 iterations): an unknown
+// client_id and a secret stored in clear are checked against that much
+// decoy work, a cheaper PBKDF2 hash is topped up to it. So time does not
+// tell whether a client exists, nor whether its secret is in clear or
+// under a cheap PBKDF2, however busy the machine. A costlier hash (argon2,
+// scrypt, bcrypt, more iterations) takes its own time, which does tell the
+// client exists.
+//
+// Memory-hard checks wait for their share of the memory budget (ctx ends
+// the wait); so the worst one unauthenticated request can cause is one
+// check of the costliest hash allowed (256 MiB, about a second of one
+// core), and any number of them hold no more than the budget.
+func (v *Verifier) Verify(ctx context.Context, clientID, presented string) (*store.Application, bool, error) {
+	app, err := v.store.GetApplication(ctx, store.GetApplicationParams{ClientID: clientID})
 	if err != nil {
 		return nil, false, err
 	}
 	if app == nil {
-		hash, _ := decoy()
-		hasher.Check(presented, hash) //nolint:errcheck // timing only
+		decoyWork(presented, hasher.DefaultIterations)
 		return nil, false, nil
 	}
-	ok, err := CheckSecret(app.ClientSecret, app.HashClientSecret, presented)
+	if !app.HashClientSecret {
+		ok := hasher.Equal(app.ClientSecret, presented)
+		decoyWork(presented, hasher.DefaultIterations)
+		return app, ok, nil
+	}
+	cost, err := hasher.CostOf(app.ClientSecret)
+	if err == nil && cost.Memory > v.budget {
+		err = fmt.Errorf("needs %d MiB, more than the verifier's budget of %d MiB: %w", cost.Memory>>20, v.budget>>20, hasher.ErrOutOfRange)
+	}
+	if err != nil {
+		decoyWork(presented, hasher.DefaultIterations) // a broken hash says no more than a wrong secret
+		return app, false, fmt.Errorf("client %q: stored secret: %w", clientID, err)
+	}
+	if cost.Memory > 0 {
+		if err := v.memory.Acquire(ctx, cost.Memory); err != nil {
+			return app, false, fmt.Errorf("client %q: waiting to check the secret: %w", clientID, err)
+		}
+		defer v.memory.Release(cost.Memory)
+	}
+	ok, err := hasher.Check(presented, app.ClientSecret)
 	if err != nil {
 		return app, false, fmt.Errorf("client %q: stored secret: %w", clientID, err)
 	}
+	if cost.PBKDF2Iterations > 0 {
+		decoyWork(presented, hasher.DefaultIterations-cost.PBKDF2Iterations)
+	}
 	return app, ok, nil
-}
-
-// padTo sleeps until the decoy's cost has passed since start, unless ctx
-// ends first.
-func padTo(ctx context.Context, start time.Time) {
-	_, cost := decoy()
-	rest := cost - time.Since(start)
-	if rest <= 0 {
-		return
-	}
-	t := time.NewTimer(rest)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }

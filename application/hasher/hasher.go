@@ -63,6 +63,11 @@ const (
 	MaxArgon2MemoryKiB = 256 * 1024
 	// MaxArgon2Time is the most passes; Django uses 2.
 	MaxArgon2Time = 8
+	// MaxArgon2WorkKiB bounds memory × passes, what one check costs in
+	// time: 512 MiB·passes, about a second on one core of this kind of
+	// machine (Django's default, 100 MiB × 2, is 200 MiB·passes, ~0.4 s;
+	// 256 MiB × 8 took 3.8 s).
+	MaxArgon2WorkKiB = 512 * 1024
 	// MaxArgon2Parallelism is the most lanes; Django uses 8.
 	MaxArgon2Parallelism = 16
 	// MaxBcryptCost is 2^14 rounds; Django's BCryptSHA256PasswordHasher
@@ -191,6 +196,34 @@ func Validate(encoded string) error {
 // parsed is a stored hash whose parameters are read and within bounds.
 type parsed interface {
 	check(password string) (bool, error)
+	cost() Cost
+}
+
+// Cost is what checking a hash takes, as its parameters say.
+type Cost struct {
+	// Memory is the bytes a check holds at once (argon2, scrypt; 0 for
+	// the others, whose memory is negligible).
+	Memory int64
+	// PBKDF2Iterations is the iteration count of a PBKDF2 hash (0 for
+	// the others).
+	PBKDF2Iterations int
+}
+
+// CostOf reads what checking encoded will take, without checking
+// anything; an error is the one Check would return.
+func CostOf(encoded string) (Cost, error) {
+	h, err := parse(encoded)
+	if err != nil {
+		return Cost{}, err
+	}
+	return h.cost(), nil
+}
+
+func (h pbkdf2Hash) cost() Cost { return Cost{PBKDF2Iterations: h.iterations} }
+func (h argon2Hash) cost() Cost { return Cost{Memory: int64(h.m) * 1024} }
+func (h bcryptHash) cost() Cost { return Cost{} }
+func (h scryptHash) cost() Cost {
+	return Cost{Memory: int64(128*h.r*(h.n+2) + 128*h.r*h.p)}
 }
 
 func parse(encoded string) (parsed, error) {
@@ -310,6 +343,8 @@ func parseArgon2(encoded string) (parsed, error) {
 		return nil, outOfRange("argon2", "memory %d KiB, more than %d", m, MaxArgon2MemoryKiB)
 	case t > MaxArgon2Time:
 		return nil, outOfRange("argon2", "time %d, more than %d", t, MaxArgon2Time)
+	case m*t > MaxArgon2WorkKiB:
+		return nil, outOfRange("argon2", "memory × time %d KiB, more than %d", m*t, MaxArgon2WorkKiB)
 	case p > MaxArgon2Parallelism:
 		return nil, outOfRange("argon2", "parallelism %d, more than %d", p, MaxArgon2Parallelism)
 	case m < 8*p:

@@ -167,6 +167,8 @@ func TestCheckRefusesCostsOutOfRange(t *testing.T) {
 		"argon2 memory 257 MiB":  "argon2$argon2id$v=19$m=263168,t=1,p=1$" + salt + "$" + h,
 		"argon2 time":            "argon2$argon2id$v=19$m=1024,t=100000,p=1$" + salt + "$" + h,
 		"argon2 lanes":           "argon2$argon2i$v=19$m=65536,t=1,p=255$" + salt + "$" + h,
+		"argon2 memory × time":   "argon2$argon2id$v=19$m=262144,t=8,p=1$" + salt + "$" + h, // 3.8 s a check
+		"argon2 just over work":  "argon2$argon2id$v=19$m=131073,t=4,p=1$" + salt + "$" + h,
 		"scrypt N 2^30":          "scrypt$1073741824$salt$8$1$aGFzaA==",
 		"scrypt 32 MiB exceeded": "scrypt$32768$salt$8$1$aGFzaA==",
 		"scrypt p":               "scrypt$16384$salt$8$1000$aGFzaA==",
@@ -185,7 +187,8 @@ func TestCheckRefusesCostsOutOfRange(t *testing.T) {
 	// Django's own defaults, and the bounds themselves, are accepted.
 	for _, enc := range []string{
 		"argon2$argon2id$v=19$m=102400,t=2,p=8$" + salt + "$" + h,
-		"argon2$argon2id$v=19$m=262144,t=8,p=16$" + salt + "$" + h,
+		"argon2$argon2id$v=19$m=262144,t=2,p=16$" + salt + "$" + h,
+		"argon2$argon2id$v=19$m=65536,t=8,p=1$" + salt + "$" + h,
 		"scrypt$16384$salt$8$1$aGFzaA==",
 		"pbkdf2_sha256$1000000$salt$aGFzaA==",
 		"pbkdf2_sha256$3000000$salt$aGFzaA==",
@@ -214,4 +217,20 @@ func TestCheckParsesStrictly(t *testing.T) {
 		_, err := hasher.Check("s3cret", enc)
 		assert.True(t, errors.Is(err, hasher.ErrMalformed), "%s: %v", enc, err)
 	}
+}
+
+// CostOf reads a hash's memory and iterations without checking it.
+func TestCostOf(t *testing.T) {
+	for enc, want := range map[string]hasher.Cost{
+		"pbkdf2_sha256$1000000$salt$aGFzaA==":                                        {PBKDF2Iterations: 1000000},
+		"argon2$argon2id$v=19$m=102400,t=2,p=8$c2FsdA$aGFzaGhh":                      {Memory: 102400 * 1024},
+		"scrypt$16384$salt$8$1$aGFzaA==":                                             {Memory: 128*8*(16384+2) + 128*8},
+		"bcrypt_sha256$$2b$12$abcdefghijklmnopqrstuu5EjvkT9o9bYx0p6m/3TxP8.7bWJxVtG": {},
+	} {
+		got, err := hasher.CostOf(enc)
+		require.NoError(t, err, enc)
+		assert.Equal(t, want, got, enc)
+	}
+	_, err := hasher.CostOf("argon2$argon2id$v=19$m=4294967295,t=2,p=8$c2FsdA$aGFzaGhh")
+	assert.ErrorIs(t, err, hasher.ErrOutOfRange)
 }
