@@ -21,12 +21,14 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 
 	"github.com/oauthkit/oauthkit/application"
 	"github.com/oauthkit/oauthkit/store/sqlstore"
+
 	// The databases this server takes: each package links one driver.
 	_ "github.com/oauthkit/oauthkit/store/sqlstore/mysql"
 	_ "github.com/oauthkit/oauthkit/store/sqlstore/postgres"
@@ -57,17 +59,40 @@ func main() {
 	if err := st.CheckSchema(context.Background()); err != nil {
 		log.Fatal(err)
 	}
-	log.Fatal(http.ListenAndServe("127.0.0.1:8090", newHandler(db, st)))
+	log.Fatal(newServer("127.0.0.1:8090", newHandler(db, st)).ListenAndServe())
+}
+
+// newServer bounds how long a client may take (a half-sent request does
+// not hold a connection for ever) and how large its headers may be.
+func newServer(addr string, h http.Handler) *http.Server {
+	return &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 16 << 10}
 }
 
 // newHandler serves POST /token: the client-credentials grant of RFC 6749
 // section 4.4, with its error responses (section 5.2).
 func newHandler(db *sqlx.DB, st *sqlstore.Store) http.Handler {
 	mux := http.NewServeMux()
+	// Anything but POST /token gets a JSON error too, not Go's plain text.
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		oauthError(w, http.StatusNotFound, "not_found", "this server answers POST /token")
+	})
+	mux.HandleFunc("/token", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", http.MethodPost)
+		oauthError(w, http.StatusMethodNotAllowed, "invalid_request", "use POST")
+	})
 	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 		if err := r.ParseForm(); err != nil {
 			oauthError(w, http.StatusBadRequest, "invalid_request", "the body is not a form")
 			return
+		}
+		// RFC 6749 3.2: a parameter may appear at most once.
+		for name, values := range r.PostForm {
+			if len(values) > 1 {
+				oauthError(w, http.StatusBadRequest, "invalid_request", "parameter "+strconv.Quote(name)+" is repeated")
+				return
+			}
 		}
 		switch grant := r.PostForm.Get("grant_type"); grant {
 		case "":
@@ -84,10 +109,17 @@ func newHandler(db *sqlx.DB, st *sqlstore.Store) http.Handler {
 			return
 		}
 		app, valid, err := application.VerifyClientSecret(r.Context(), st, clientID, secret)
-		if err != nil {
+		if err != nil && app == nil {
 			log.Printf("verify client %q: %v", clientID, err) // never the secret
 			oauthError(w, http.StatusInternalServerError, "server_error", "")
 			return
+		}
+		if err != nil {
+			// The client exists but its stored secret cannot be checked
+			// (malformed, out of range): answered as a wrong secret, so
+			// the answer does not tell that the client exists.
+			log.Printf("verify client %q: %v", clientID, err)
+			valid = false
 		}
 		// A public client has no secret it could keep: it cannot
 		// authenticate, so it cannot use this grant (RFC 6749 4.4).

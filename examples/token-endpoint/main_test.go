@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/assert"
@@ -69,6 +70,14 @@ func TestTokenEndpoint(t *testing.T) {
 		GrantType: "client-credentials", ClientID: "pub", Settings: application.Settings{HasherIterations: 1000}})
 	require.NoError(t, err)
 
+	// A client whose stored hash cannot be checked answers as a wrong
+	// secret would: a 500 would tell that the client exists.
+	_, err = db.Exec(`INSERT INTO oauth2_provider_application (client_id, redirect_uris, client_type, authorization_grant_type, client_secret,
+name, skip_authorization, created, updated, algorithm, post_logout_redirect_uris, hash_client_secret, allowed_origins, registration_source)
+VALUES ('broken', '', 'confidential', 'client-credentials', 'pbkdf2_sha256$x$y$z', '', 0, ?, ?, '', '', 1, '', 'manual')`,
+		st.TimeValue(time.Now()), st.TimeValue(time.Now()))
+	require.NoError(t, err)
+
 	for _, c := range []struct {
 		name         string
 		form         url.Values
@@ -86,6 +95,9 @@ func TestTokenEndpoint(t *testing.T) {
 		{"no grant", url.Values{}, "svc", app.ClientSecret, http.StatusBadRequest, "invalid_request", false},
 		{"two methods", url.Values{"grant_type": {"client_credentials"}, "client_id": {"svc"}, "client_secret": {app.ClientSecret}}, "svc", app.ClientSecret,
 			http.StatusBadRequest, "invalid_request", false},
+		{"repeated grant_type", url.Values{"grant_type": {"client_credentials", "client_credentials"}}, "svc", app.ClientSecret,
+			http.StatusBadRequest, "invalid_request", false},
+		{"malformed stored hash", cc, "broken", "anything", http.StatusUnauthorized, "invalid_client", true},
 	} {
 		resp, body := post(c.form, c.user, c.pass)
 		assert.Equal(t, c.status, resp.StatusCode, c.name)
@@ -98,4 +110,30 @@ func TestTokenEndpoint(t *testing.T) {
 	var issued int
 	require.NoError(t, db.Get(&issued, `SELECT count(*) FROM oauth2_provider_accesstoken`))
 	assert.Equal(t, 2, issued, "only the two good requests got a token")
+}
+
+// Other paths and methods get JSON errors, and the server has timeouts
+// (a half-sent request does not hold its connection).
+func TestEndpointEdges(t *testing.T) {
+	srv := httptest.NewServer(newHandler(nil, nil))
+	defer srv.Close()
+	for _, c := range []struct {
+		method, path string
+		status       int
+	}{{"GET", "/token", http.StatusMethodNotAllowed}, {"GET", "/", http.StatusNotFound}, {"POST", "/other", http.StatusNotFound}} {
+		req, err := http.NewRequest(c.method, srv.URL+c.path, nil)
+		require.NoError(t, err)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		var body map[string]any
+		assert.NoError(t, json.NewDecoder(resp.Body).Decode(&body), "%s %s answers JSON", c.method, c.path)
+		resp.Body.Close()
+		assert.Equal(t, c.status, resp.StatusCode, c.path)
+		assert.NotEmpty(t, body["error"])
+	}
+	s := newServer("127.0.0.1:0", newHandler(nil, nil))
+	assert.Positive(t, s.ReadHeaderTimeout)
+	assert.Positive(t, s.ReadTimeout)
+	assert.Positive(t, s.WriteTimeout)
+	assert.Positive(t, s.IdleTimeout)
 }
