@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/oauthkit/oauthkit/cleanup"
 	"github.com/oauthkit/oauthkit/store/sqlstore"
 )
 
@@ -24,7 +25,7 @@ func TestRunCleaner(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- runCleaner(ctx, db, 20*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)), true)
+		done <- runCleaner(ctx, db, cleanup.MinInterval, slog.New(slog.NewTextHandler(io.Discard, nil)), true)
 	}()
 
 	require.Eventually(t, func() bool {
@@ -38,7 +39,7 @@ func TestRunCleaner(t *testing.T) {
 	require.Eventually(t, func() bool {
 		var n int
 		return db.QueryRow(`SELECT count(*) FROM oauth2_provider_accesstoken`).Scan(&n) == nil && n == 0
-	}, 10*time.Second, 10*time.Millisecond, "a tick deletes the expired token")
+	}, 30*time.Second, 10*time.Millisecond, "a tick deletes the expired token")
 
 	cancel()
 	select {
