@@ -115,6 +115,14 @@ Exit status: 0 success (also when another run holds the lock), 1 failure
 			fmt.Fprintln(stdout, `{"locked": true}`)
 		}
 		return cli.ExitOK
+	case errors.Is(err, store.ErrNoCIMD):
+		// A DOT before 3.4 registers no CIMD clients: nothing to clean is
+		// no failure, so one schedule serves every DOT.
+		out.Info(prog + ": this database's django-oauth-toolkit has no CIMD registration (DOT 3.4 or later adds it): nothing to clean")
+		if f.asJSON {
+			fmt.Fprintln(stdout, `{"cimd": false, "deleted": 0}`)
+		}
+		return cli.ExitOK
 	case errors.Is(err, cleanup.ErrInterrupted) && rep.Batches == 0 && rep.Now.IsZero():
 		out.Info(prog + ": interrupted while waiting for the lock; nothing was deleted")
 		return cli.ExitFailure
