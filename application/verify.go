@@ -66,7 +66,8 @@ func CheckSecret(stored string, hashed bool, presented string) (bool, error) {
 var defaultVerifiers sync.Map // store.Store → *Verifier
 
 // VerifyClientSecret is Verify on a Verifier of st with the default
-// memory budget, one per store.
+// memory budget, one per store, kept for the life of the process (a
+// server that makes stores over and over makes its own Verifier instead).
 func VerifyClientSecret(ctx context.Context, st store.Store, clientID, presented string) (*store.Application, bool, error) {
 	v, _ := defaultVerifiers.LoadOrStore(st, NewVerifier(st, 0))
 	return v.(*Verifier).Verify(ctx, clientID, presented)
