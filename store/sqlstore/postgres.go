@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -63,7 +64,15 @@ func (postgresDialect) parseURL(raw, scheme string, u *url.URL) (DataSource, err
 	// exec, unless the URL chose a mode.
 	driverName := drivers.PostgresDriver()
 	if driverName == "" {
-		return DataSource{}, errNotLinked(DialectPostgres)
+		// Neither package of ours, but a program may link a driver itself.
+		switch {
+		case slices.Contains(sql.Drivers(), "postgres"):
+			driverName = "postgres"
+		case slices.Contains(sql.Drivers(), "pgx"):
+			driverName = "pgx"
+		default:
+			return DataSource{}, errNotLinked(DialectPostgres)
+		}
 	}
 	dsn := *u
 	q := dsn.Query()
