@@ -121,7 +121,8 @@ func TestLiveTraffic(t *testing.T) {
 }
 
 func liveTraffic(t *testing.T, workers int) {
-	sqlstoretest.ForEach(t, func(t *testing.T, e *sqlstoretest.Env) {
+	// The heaviest test of the package: on the oldest and the newest layout.
+	sqlstoretest.ForLayouts(t, []sqlstoretest.Layout{sqlstoretest.DOT301, sqlstoretest.DOTMain}, func(t *testing.T, e *sqlstoretest.Env) {
 		base := time.Now()
 		e.SeedMix(t, 1200, base)
 		srv := &server{env: e, live: map[string]map[int64]bool{}}
