@@ -204,7 +204,10 @@ SIGINT or SIGTERM stops after the current batch and prints what was done.
 	ctx, stop := cli.SignalContext()
 	defer stop()
 
-	if err := checkMetricsFile(f.metricsFile, dbURL); err != nil {
+	// The metrics file is checked (NewTextfile) before anything connects.
+	collector := metrics.NewCollector("oauthkit_cleartokens")
+	textfile, err := newTextfile(f.metricsFile, dbURL, collector)
+	if err != nil {
 		return out.Error(err, f.common.Traceback)
 	}
 	st, err := cli.OpenStore(ctx, cli.OpenParams{URL: dbURL, CreateSchema: f.createSchema, SkipCheck: f.common.SkipChecks, Tables: f.tables, LockLease: f.lockLease})
@@ -213,13 +216,6 @@ SIGINT or SIGTERM stops after the current batch and prints what was done.
 	}
 	defer st.Close()
 	opts.Store = st
-	collector := metrics.NewCollector("oauthkit_cleartokens")
-	var textfile *metrics.Textfile
-	if f.metricsFile != "" {
-		if textfile, err = metrics.NewTextfile(f.metricsFile, collector); err != nil {
-			return out.Error(cli.UsageError{Err: fmt.Errorf("--metrics-textfile: %w", err)}, f.common.Traceback)
-		}
-	}
 	// record observes a run and writes the metrics file; it reports a file
 	// that cannot be written (the run then fails: monitoring would miss it).
 	record := func(rep cleanup.Report, err error) error {
@@ -381,16 +377,26 @@ func newLogger(w io.Writer, format string, verbosity int) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, o))
 }
 
-// checkMetricsFile refuses, before anything runs, a metrics path that is
-// not a regular file (a device, a FIFO, a link: it would be replaced, or
-// block the run) or that is the SQLite database itself.
-func checkMetricsFile(path, dbURL string) error {
+// newTextfile is the --metrics-textfile (nil without one). It refuses a
+// path that is not a regular file (a device, a FIFO, a link: it would be
+// replaced, or block the run; metrics.NewTextfile says so) or that is the
+// SQLite database itself.
+func newTextfile(path, dbURL string, c *metrics.Collector) (*metrics.Textfile, error) {
 	if path == "" {
-		return nil
+		return nil, nil
 	}
-	if err := metrics.CheckTextfilePath(path); err != nil {
-		return cli.UsageError{Err: fmt.Errorf("--metrics-textfile: %w", err)}
+	if err := sameAsDatabase(path, dbURL); err != nil {
+		return nil, err
 	}
+	t, err := metrics.NewTextfile(path, c)
+	if err != nil {
+		return nil, cli.UsageError{Err: fmt.Errorf("--metrics-textfile: %w", err)}
+	}
+	return t, nil
+}
+
+// sameAsDatabase refuses a metrics path that is the SQLite database file.
+func sameAsDatabase(path, dbURL string) error {
 	if dbURL == "" {
 		dbURL = cli.DefaultDatabaseURL
 	}
