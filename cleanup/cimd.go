@@ -127,7 +127,7 @@ func ClearCIMDApplications(ctx context.Context, o CIMDOptions) (CIMDReport, erro
 		now = time.Now()
 	}
 	rep := CIMDReport{DryRun: o.DryRun, Now: now}
-	err = o.walk(ctx, now, &rep, sess.guard)
+	err = o.walk(ctx, now, &rep, sess)
 	rep.Duration = time.Since(start)
 	if err != nil && ctx.Err() != nil {
 		rep.Interrupted = true
@@ -161,7 +161,7 @@ func (o *CIMDOptions) control() control {
 
 // walk runs the batches. Each runs to its commit even when ctx is
 // cancelled meanwhile; ctx is checked between them.
-func (o *CIMDOptions) walk(ctx context.Context, now time.Time, rep *CIMDReport, guard func() error) error {
+func (o *CIMDOptions) walk(ctx context.Context, now time.Time, rep *CIMDReport, sess session) error {
 	batchCtx := context.WithoutCancel(ctx)
 	var after int64
 	var gone []int64 // a dry run's cascaded access tokens, gone for later batches
@@ -169,10 +169,10 @@ func (o *CIMDOptions) walk(ctx context.Context, now time.Time, rep *CIMDReport, 
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := guard(); err != nil {
+		if err := sess.lost(); err != nil {
 			return fmt.Errorf("stopped: %w", err)
 		}
-		p := store.PruneCIMDApplicationsParams{Now: now, After: after, Max: o.BatchSize, DryRun: o.DryRun, Gone: gone}
+		p := store.PruneCIMDApplicationsParams{Now: now, After: after, Max: o.BatchSize, DryRun: o.DryRun, Gone: gone, Lock: sess.lock}
 		res, err := runBatch(ctx, batchCtx, o.control(), &rep.Retries, func(ctx context.Context) (store.PruneCIMDResult, error) {
 			return o.Store.PruneCIMDApplications(ctx, p)
 		})

@@ -112,7 +112,9 @@ func TestCIMDRaceWithMinting(t *testing.T) {
 					defer wg.Done()
 					rng := rand.New(rand.NewPCG(uint64(w), 9))
 					for i := 0; ctx.Err() == nil; i++ {
-						app := apps[rng.IntN(len(apps))]
+						// Half the applications only: the others stay
+						// prunable however fast the minters are.
+						app := apps[rng.IntN(len(apps)/2)]
 						tok := fmt.Sprintf("race-%d-%d", w, i)
 						sum := sha256.Sum256([]byte(tok))
 						tx, err := e.DB.Beginx()

@@ -25,7 +25,6 @@ func Clear(ctx context.Context, opts Options) (Report, error) {
 		return Report{Interrupted: errors.Is(err, ErrInterrupted)}, err
 	}
 	defer sess.release()
-	guard := sess.guard
 	replicas := &replicaThrottle{o: &opts}
 	// now is read after the lock: a run that waited compares with the time
 	// it starts working, as a run started then would.
@@ -59,7 +58,7 @@ func Clear(ctx context.Context, opts Options) (Report, error) {
 			err = countStep(ctx, opts, &st, earlier)
 		default:
 			var spent bool
-			spent, err = runStep(ctx, opts, &st, start, guard, replicas)
+			spent, err = runStep(ctx, opts, &st, start, sess, replicas)
 			rep.StoppedEarly = spent
 		}
 		if !st.Skipped {

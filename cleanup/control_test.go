@@ -3,6 +3,7 @@ package cleanup_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -153,6 +154,29 @@ func TestLostLockStopsTheRun(t *testing.T) {
 	require.ErrorIs(t, err, store.ErrLockLost)
 	assert.EqualValues(t, 2, stepNamed(t, rep, cleanup.StepExpiredGrant).Deleted)
 	assert.True(t, lock.released, "the lock is given back")
+}
+
+// Every batch is fenced by the run's lock (and none under LockNone); a
+// batch its fence rolled back stops the run at once, never retried.
+func TestBatchesAreFencedByTheLock(t *testing.T) {
+	lock := &fakeLock{}
+	var calls atomic.Int32
+	f := &fakeStore{LockFunc: func(context.Context, store.LockParams) (store.Unlocker, error) { return lock, nil }}
+	f.DeleteBatchFunc = func(_ context.Context, p store.DeleteBatchParams) (store.DeleteBatchResult, error) {
+		calls.Add(1)
+		assert.Same(t, lock, p.Lock, "the batch is fenced by the run's lock")
+		return store.DeleteBatchResult{}, fmt.Errorf("fence: %w", store.ErrLockLost)
+	}
+	_, err := fakeRun(t, f, cleanup.Options{Retries: 5})
+	require.ErrorIs(t, err, store.ErrLockLost)
+	assert.EqualValues(t, 1, calls.Load(), "no retry, no further batch")
+
+	f.DeleteBatchFunc = func(_ context.Context, p store.DeleteBatchParams) (store.DeleteBatchResult, error) {
+		assert.Nil(t, p.Lock, "a run without a lock is unfenced")
+		return store.DeleteBatchResult{Done: true}, nil
+	}
+	_, err = fakeRun(t, f, cleanup.Options{Lock: cleanup.LockNone})
+	require.NoError(t, err)
 }
 
 // Another holder of the lock: LockSkip returns ErrLocked at once and

@@ -28,8 +28,9 @@ func runBatch[T any](ctx, batchCtx context.Context, c control, retries *int, fn 
 }
 
 // retry runs fn again after a transient failure (store.ErrTransient) with
-// a doubling pause, up to retries times; each failed attempt was rolled
-// back, so trying again is safe.
+// a doubling pause, up to retries times. Trying again is safe: a batch
+// re-checks its rows' condition, so an attempt that was rolled back (or
+// committed, its answer lost) is simply done again (or finds no work).
 func retry[T any](ctx context.Context, retries int, backoff time.Duration, logger *slog.Logger, count *int, fn func() (T, error)) (T, error) {
 	pause := backoff
 	for attempt := 0; ; attempt++ {

@@ -58,11 +58,21 @@ func checkControl(typ string, now time.Time, lock LockPolicy, retries *int, back
 	return nil
 }
 
-// session is a run under way: guard reports the loss of its lock (nil
-// while held, or when the run took none), release gives the lock back.
+// session is a run under way: lock is its single-runner lock (nil when it
+// took none), which fences every batch; release gives it back.
 type session struct {
-	guard   func() error
+	lock    store.Unlocker
 	release func()
+}
+
+// lost reports the loss of the lock that the heartbeat noticed (nil while
+// held, or when the run took none): checked between batches, so a run
+// stops at once rather than at its next batch's fence.
+func (s session) lost() error {
+	if s.lock == nil {
+		return nil
+	}
+	return s.lock.Err()
 }
 
 // begin is the preamble of a run. A run that writes first checks that the
@@ -71,7 +81,7 @@ type session struct {
 // LockNone; another holder gives locked. A dry run takes no lock. Cancelled
 // while waiting for the lock, the error matches ErrInterrupted.
 func begin(ctx context.Context, st store.Store, c control, lockName string, locked error) (session, error) {
-	s := session{guard: func() error { return nil }, release: func() {}}
+	s := session{release: func() {}}
 	if c.dryRun {
 		return s, nil
 	}
@@ -90,7 +100,7 @@ func begin(ctx context.Context, st store.Store, c control, lockName string, lock
 	case err != nil:
 		return s, err
 	}
-	s.guard = lock.Err
+	s.lock = lock
 	s.release = func() { lock.Unlock() } //nolint:errcheck // the session's end releases it anyway
 	return s, nil
 }

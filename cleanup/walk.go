@@ -22,7 +22,7 @@ import (
 //
 // It reports spent when the time budget (MaxDuration, counted from the
 // run's start) ran out before the step was complete.
-func runStep(ctx context.Context, o Options, st *StepReport, runStart time.Time, guard func() error, replicas *replicaThrottle) (spent bool, err error) {
+func runStep(ctx context.Context, o Options, st *StepReport, runStart time.Time, sess session, replicas *replicaThrottle) (spent bool, err error) {
 	start := time.Now()
 	defer func() { st.Duration = time.Since(start) }()
 	ranges := []store.Range{{}}
@@ -31,7 +31,7 @@ func runStep(ctx context.Context, o Options, st *StepReport, runStart time.Time,
 			return false, fmt.Errorf("step %s: %w", st.Name, err)
 		}
 	}
-	w := &stepWalk{o: o, st: st, start: start, runStart: runStart, guard: guard, replicas: replicas}
+	w := &stepWalk{o: o, st: st, start: start, runStart: runStart, sess: sess, replicas: replicas}
 	if len(ranges) == 1 {
 		complete, spent, err := w.walk(ctx, ranges[0])
 		st.Complete = complete
@@ -79,7 +79,7 @@ type stepWalk struct {
 	o               Options
 	st              *StepReport
 	start, runStart time.Time
-	guard           func() error
+	sess            session
 	replicas        *replicaThrottle
 	mu              sync.Mutex // st, OnBatch, the replica throttle
 }
@@ -96,7 +96,7 @@ func (w *stepWalk) walk(ctx context.Context, r store.Range) (complete, spent boo
 		if o.MaxDuration > 0 && time.Since(w.runStart) >= o.MaxDuration {
 			return false, true, nil
 		}
-		if err := w.guard(); err != nil {
+		if err := w.sess.lost(); err != nil {
 			return false, false, fmt.Errorf("step %s: stopped: %w", st.Name, err)
 		}
 		w.mu.Lock()
@@ -106,7 +106,7 @@ func (w *stepWalk) walk(ctx context.Context, r store.Range) (complete, spent boo
 			return false, spent, err
 		}
 		var retries int
-		res, err := deleteWithRetry(ctx, batchCtx, o, st.Name, store.DeleteBatchParams{Target: st.Target, Cutoff: st.Cutoff, Max: o.BatchSize, After: cursor, Until: r.Until}, &retries)
+		res, err := deleteWithRetry(ctx, batchCtx, o, st.Name, store.DeleteBatchParams{Target: st.Target, Cutoff: st.Cutoff, Max: o.BatchSize, After: cursor, Until: r.Until, Lock: w.sess.lock}, &retries)
 		w.mu.Lock()
 		st.Retries += retries
 		if err != nil {
@@ -155,8 +155,9 @@ func countStep(ctx context.Context, o Options, st *StepReport, earlier []store.S
 }
 
 // deleteWithRetry runs one batch, retrying transient failures with a
-// doubling pause. Each failed attempt was rolled back by the database, so
-// retrying from the same cursor is safe.
+// doubling pause. Retrying from the same cursor is safe: a failed attempt
+// was rolled back, or (its COMMIT's answer lost) committed, and then the
+// retry finds nothing left to do where it did its work.
 func deleteWithRetry(ctx, batchCtx context.Context, o Options, step string, p store.DeleteBatchParams, retries *int) (store.DeleteBatchResult, error) {
 	res, err := runBatch(ctx, batchCtx, o.control(), retries, func(ctx context.Context) (store.DeleteBatchResult, error) {
 		return o.Store.DeleteBatch(ctx, p)

@@ -62,7 +62,8 @@ type Unlocker interface {
 	Err() error
 }
 
-// ErrLockLost: the single-runner lock was lost during a run.
+// ErrLockLost: the single-runner lock was lost during a run. A batch
+// fenced by it (DeleteBatchParams.Lock) was rolled back.
 var ErrLockLost = errors.New("the single-runner lock was lost")
 
 // Target names one deletion rule of DOT's cleartokens. Each is a condition
@@ -135,6 +136,11 @@ type DeleteBatchParams struct {
 	// Until ends the walk before this cursor (a Range's Until); empty: at
 	// the end of the table.
 	Until Cursor
+	// Lock, when set, fences the batch: it commits only if this lock (one
+	// this store's Lock returned) is still held, checked inside the batch's
+	// own transaction just before its commit; otherwise it is rolled back
+	// and the error matches ErrLockLost. Nil: the batch is unfenced.
+	Lock Unlocker
 }
 
 // PartitionParams are the inputs of Store.Partition.
@@ -265,6 +271,8 @@ type PruneCIMDApplicationsParams struct {
 	// deleted by cascade (ExtraAccessTokens): they count as gone in the
 	// liveness check, as after a real earlier batch.
 	Gone []int64
+	// Lock fences the batch, as DeleteBatchParams.Lock does.
+	Lock Unlocker
 }
 
 // PruneCIMDResult is what one batch did (or, in a dry run, would do).

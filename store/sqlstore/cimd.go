@@ -34,9 +34,13 @@ func (s *Store) PruneCIMDApplications(ctx context.Context, p store.PruneCIMDAppl
 	if !cols.Has("registration_source") || !cols.Has("cimd_expires_at") {
 		return store.PruneCIMDResult{}, fmt.Errorf("%s: application table %q has no registration_source and cimd_expires_at: %w", s.display, s.tables.Application, store.ErrNoCIMD)
 	}
-	res, err := s.pruneCIMD(ctx, p)
+	f, err := fenceOf(p.Lock)
 	if err != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return store.PruneCIMDResult{}, fmt.Errorf("prune CIMD applications in %s: %w", s.display, err)
+	}
+	res, err := s.pruneCIMD(ctx, p, f)
+	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) && !errors.Is(err, store.ErrLockLost) {
 			err = transientError{fmt.Errorf("statement timeout: %w", err)}
 		}
 		return res, fmt.Errorf("prune expired CIMD applications in %s: %w", s.display, s.fail(err))
@@ -44,7 +48,7 @@ func (s *Store) PruneCIMDApplications(ctx context.Context, p store.PruneCIMDAppl
 	return res, nil
 }
 
-func (s *Store) pruneCIMD(ctx context.Context, p store.PruneCIMDApplicationsParams) (store.PruneCIMDResult, error) {
+func (s *Store) pruneCIMD(ctx context.Context, p store.PruneCIMDApplicationsParams, f fence) (store.PruneCIMDResult, error) {
 	var res store.PruneCIMDResult
 	now := s.d.timeArg(p.Now)
 	app, access, refresh, idt, grant := s.q(roleApplication), s.q(roleAccess), s.q(roleRefresh), s.q(roleIDToken), s.q(roleGrant)
@@ -107,7 +111,7 @@ UNION SELECT application_id FROM ` + refresh + ` WHERE application_id IN ` + set
 	if p.DryRun {
 		return res, tx.Rollback()
 	}
-	return res, tx.Commit()
+	return res, commitFenced(ctx, tx, f)
 }
 
 // cascadeApplications deletes applications as Django's collector does,

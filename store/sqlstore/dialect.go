@@ -124,7 +124,8 @@ type errorReader interface {
 type walker interface {
 	// deleteBatch is one batch of one deletion rule, in one transaction,
 	// re-checking the rule inside the statements that change rows.
-	deleteBatch(ctx context.Context, s *Store, r boundRule, p store.DeleteBatchParams) (store.DeleteBatchResult, error)
+	// Its transaction commits through commitFenced(f).
+	deleteBatch(ctx context.Context, s *Store, r boundRule, p store.DeleteBatchParams, f fence) (store.DeleteBatchResult, error)
 	// partition cuts the walk of table into at most parts disjoint ranges.
 	partition(ctx context.Context, s *Store, r boundRule, parts int) ([]store.Range, error)
 }

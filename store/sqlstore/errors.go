@@ -28,7 +28,8 @@ func (e missingTableError) Unwrap() []error { return []error{store.ErrMissingTab
 // dialect says of its driver's errors, and the network failures every
 // driver shares), and a table that does not exist in store.ErrMissingTable.
 func classify(d dialect, err error) error {
-	if err == nil || errors.Is(err, store.ErrTransient) || errors.Is(err, store.ErrMissingTable) {
+	// A lost lock is never worth retrying, whatever network failure lost it.
+	if err == nil || errors.Is(err, store.ErrTransient) || errors.Is(err, store.ErrMissingTable) || errors.Is(err, store.ErrLockLost) {
 		return err
 	}
 	if d.isTransient(err) || isNetworkFailure(err) {

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthkit/oauthkit/store"
+	"github.com/oauthkit/oauthkit/store/sqlstore"
 	"github.com/oauthkit/oauthkit/store/sqlstore/sqlstoretest"
 )
 
@@ -52,4 +53,44 @@ func TestGaleraLeaseExcludes(t *testing.T) {
 	}
 	assert.EqualValues(t, 1, maxHolders.Load(), "never two holders at once")
 	assert.Greater(t, taken.Load(), int32(19), "each round, someone took it")
+
+	// Fencing across nodes: node 1's lease expires and node 2 takes it
+	// over; node 1's next batch is rolled back, node 2's commits.
+	assertLeaseFences(t, envs[0], envs[1])
+}
+
+// Off Galera, WithLeaseLock fences batches the same way.
+func TestLeaseLockFences(t *testing.T) {
+	a := sqlstoretest.New(t, sqlstore.DialectMySQL, sqlstoretest.DOT341, sqlstore.WithLeaseLock())
+	require.NoError(t, a.Store.Migrate(context.Background()))
+	b := a.With(a.DB)
+	s, err := sqlstore.Open(context.Background(), a.URL, sqlstore.WithLeaseLock())
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	b.Store = s
+	assertLeaseFences(t, a, b)
+}
+
+// assertLeaseFences: a's lease expires (as when its holder stalls for
+// longer than the lease), b takes the lock, and then a batch fenced by a's
+// lease is rolled back with ErrLockLost while b's commits.
+func assertLeaseFences(t *testing.T, a, b *sqlstoretest.Env) {
+	ctx := context.Background()
+	past := time.Now().Add(-time.Hour)
+	tok := a.AccessToken(t, past)
+	la, err := a.Store.Lock(ctx, store.LockParams{Name: "fenced"})
+	require.NoError(t, err)
+	defer la.Unlock() //nolint:errcheck
+	b.Exec(t, "UPDATE oauthkit_lock SET expires = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND")
+	lb, err := b.Store.Lock(ctx, store.LockParams{Name: "fenced"})
+	require.NoError(t, err, "the expired lease is taken over")
+	defer lb.Unlock() //nolint:errcheck
+	p := store.DeleteBatchParams{Target: store.AccessExpiredBefore, Cutoff: time.Now(), Max: 10, Lock: la}
+	_, err = a.Store.DeleteBatch(ctx, p)
+	assert.True(t, errors.Is(err, store.ErrLockLost), "%v", err)
+	assert.Contains(t, b.IDs(t, "accesstoken"), tok, "the fenced batch was rolled back")
+	p.Lock = lb
+	res, err := b.Store.DeleteBatch(ctx, p)
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, res.Deleted)
 }

@@ -2,8 +2,10 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/url"
@@ -257,7 +259,7 @@ func (mysqlDialect) replicas(context.Context, *sqlx.DB) ([]store.Replica, error)
 // fails once the row is gone. If the delete still finds fewer rows than
 // were locked, the references nulled may belong to rows that stay: the
 // batch is rolled back and tried again.
-func (d mysqlDialect) deleteBatch(ctx context.Context, s *Store, r boundRule, p store.DeleteBatchParams) (store.DeleteBatchResult, error) {
+func (d mysqlDialect) deleteBatch(ctx context.Context, s *Store, r boundRule, p store.DeleteBatchParams, f fence) (store.DeleteBatchResult, error) {
 	after, err := parseIDCursor(p.After)
 	if err != nil {
 		return store.DeleteBatchResult{}, err
@@ -280,7 +282,7 @@ func (d mysqlDialect) deleteBatch(ctx context.Context, s *Store, r boundRule, p 
 	if err != nil {
 		return store.DeleteBatchResult{}, err
 	}
-	return res, tx.Commit()
+	return res, commitFenced(ctx, tx, f)
 }
 
 func (d mysqlDialect) rangeBatch(ctx context.Context, tx *sqlx.Tx, r boundRule, after, until int64, max int) (store.DeleteBatchResult, error) {
@@ -349,6 +351,11 @@ func (mysqlDialect) lockScope(ctx context.Context, db *sqlx.DB) (string, error) 
 // server releases it when the session ends, so a killed run never leaves
 // it behind. Lock names are at most 64 characters: the key is hashed.
 // Waiting polls, so that cancellation ends it.
+//
+// The same session also takes a lock of a random name that no other run
+// knows: the batches' fence checks that one session holds both, which no
+// other holder of the lock can match, not even after a server restart
+// that reuses connection ids.
 func (d mysqlDialect) lock(ctx context.Context, s *Store, key string, p store.LockParams) (store.Unlocker, error) {
 	if galera, err := d.isGalera(ctx, s); err != nil {
 		return nil, err
@@ -368,7 +375,14 @@ func (d mysqlDialect) lock(ctx context.Context, s *Store, key string, p store.Lo
 		if !got.Valid || got.Int64 != 1 {
 			return nil, store.ErrLocked
 		}
-		u := &sessionLock{conn: conn, release: `SELECT RELEASE_LOCK(?)`, name: name}
+		u := &sessionLock{conn: conn, name: name, runName: runLockName()}
+		if err := conn.QueryRowContext(ctx, `SELECT GET_LOCK(?, 0)`, u.runName).Scan(&got); err != nil || got.Int64 != 1 {
+			conn.ExecContext(ctx, `SELECT RELEASE_ALL_LOCKS()`) //nolint:errcheck // closing the connection releases it too
+			if err == nil {
+				err = fmt.Errorf("GET_LOCK(%q) gave %v", u.runName, got)
+			}
+			return nil, fmt.Errorf("take this run's own lock: %w", err)
+		}
 		u.start(10*time.Second, 30*time.Second, func(ctx context.Context) error {
 			if err := conn.PingContext(ctx); err != nil {
 				return fmt.Errorf("%w: its connection failed: %w", store.ErrLockLost, err)
@@ -386,20 +400,40 @@ func (d mysqlDialect) lock(ctx context.Context, s *Store, key string, p store.Lo
 // lockName is a lock key in at most 64 characters.
 func lockName(key string) string { return fmt.Sprintf("oauthkit:%016x", lockHash(key)) }
 
+// runLockName is a lock name of this run's alone.
+func runLockName() string {
+	b := make([]byte, 16)
+	rand.Read(b) //nolint:errcheck // never fails
+	return "oauthkit:run:" + hex.EncodeToString(b)
+}
+
 // sessionLock is a lock held by a session: released by a statement, or
-// when the connection closes.
+// when the connection closes. runName is the session's own lock, which
+// tells this holder from any other.
 type sessionLock struct {
 	heartbeat
-	conn    *sql.Conn
-	release string
-	name    string
+	conn          *sql.Conn
+	name, runName string
+}
+
+// holds checks that one live session holds both the lock and this run's
+// own: IS_USED_LOCK gives the holding connection's id (NULL when free).
+func (u *sessionLock) holds(ctx context.Context, tx *sqlx.Tx) error {
+	var same sql.NullBool
+	if err := tx.QueryRowxContext(ctx, `SELECT IS_USED_LOCK(?) = IS_USED_LOCK(?)`, u.name, u.runName).Scan(&same); err != nil {
+		return err
+	}
+	if !same.Valid || !same.Bool {
+		return fmt.Errorf("%w: the session that held it is gone (killed, or its connection died); the batch was rolled back", store.ErrLockLost)
+	}
+	return nil
 }
 
 func (u *sessionLock) Unlock() error {
 	u.end()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := u.conn.ExecContext(ctx, u.release, u.name)
+	_, err := u.conn.ExecContext(ctx, `SELECT RELEASE_ALL_LOCKS()`)
 	// Closing the connection ends the session, which releases the lock even
 	// if the statement failed.
 	if cerr := u.conn.Close(); err == nil {

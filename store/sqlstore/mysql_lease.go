@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/oauthkit/oauthkit/store"
 )
 
@@ -161,6 +163,25 @@ func (u *leaseHolder) renew(ctx context.Context) error {
 		return fmt.Errorf("%w: its lease could not be renewed: %w", store.ErrLockLost, err)
 	}
 	return nil // try again at the next beat
+}
+
+// holds renews the lease inside the batch's transaction, if it is still
+// ours and unexpired. The batch then writes the lease row: on Galera a
+// peer that takes the lease over meanwhile conflicts with the batch at
+// certification, so only one of the two commits (the batch, if it loses,
+// fails with a deadlock error and, tried again, finds the lease gone).
+func (u *leaseHolder) holds(ctx context.Context, tx *sqlx.Tx) error {
+	res, err := tx.ExecContext(ctx, `UPDATE `+u.tbl+` SET expires = UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND
+WHERE name = ? AND holder = ? AND expires > UTC_TIMESTAMP(6)`, u.micros, u.name, u.holder)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n != 1 {
+		return fmt.Errorf("%w: its lease expired or was taken over; the batch was rolled back", store.ErrLockLost)
+	}
+	return nil
 }
 
 // Unlock deletes the lease row (if it is still ours).

@@ -258,13 +258,13 @@ func (d postgresDialect) serverVersion(ctx context.Context, db *sqlx.DB) (int, e
 // A row that a live server updates gets a new ctid; the DELETE then no
 // longer matches it, so it is left for the next run rather than deleted
 // on stale information.
-func (d postgresDialect) deleteBatch(ctx context.Context, s *Store, r boundRule, p store.DeleteBatchParams) (store.DeleteBatchResult, error) {
+func (d postgresDialect) deleteBatch(ctx context.Context, s *Store, r boundRule, p store.DeleteBatchParams, f fence) (store.DeleteBatchResult, error) {
 	v, err := d.serverVersion(ctx, s.db)
 	if err != nil {
 		return store.DeleteBatchResult{}, err
 	}
 	if s.walkByID || v < 140000 {
-		return d.idBatch(ctx, s, r, p)
+		return d.idBatch(ctx, s, r, p, f)
 	}
 	cur, err := parseTIDCursor(p.After)
 	if err != nil {
@@ -306,7 +306,7 @@ SELECT (SELECT count(*) FROM del), (SELECT count(*) FROM batch), COALESCE((SELEC
 
 	var deleted, selected, nblocks int64
 	var maxKey string
-	if err := pgBatch(ctx, s, q, args, &deleted, &selected, &maxKey, &nblocks); err != nil {
+	if err := pgBatch(ctx, s, f, q, args, &deleted, &selected, &maxKey, &nblocks); err != nil {
 		return store.DeleteBatchResult{}, err
 	}
 	next := cur
@@ -348,8 +348,9 @@ SELECT (SELECT count(*) FROM del), (SELECT count(*) FROM batch), COALESCE((SELEC
 const pgBatchPlan = `SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; SET LOCAL jit = off`
 
 // pgBatch runs one batch statement in a transaction of its own, planned
-// as pgBatchPlan says, and scans its one row into dest.
-func pgBatch(ctx context.Context, s *Store, q string, args []any, dest ...any) error {
+// as pgBatchPlan says, scans its one row into dest, and commits it if the
+// fence f holds.
+func pgBatch(ctx context.Context, s *Store, f fence, q string, args []any, dest ...any) error {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return err
@@ -361,7 +362,7 @@ func pgBatch(ctx context.Context, s *Store, q string, args []any, dest ...any) e
 	if err := tx.QueryRowxContext(ctx, q, args...).Scan(dest...); err != nil {
 		return err
 	}
-	return tx.Commit()
+	return commitFenced(ctx, tx, f)
 }
 
 // maxWindowPages bounds the pages one batch scans (1 GiB of 8 KiB pages).
@@ -382,7 +383,7 @@ func pgBatchCTEs(r boundRule, batchSelect, delMatch string) string {
 }
 
 // idBatch walks by primary key: for servers without TID Range Scan.
-func (postgresDialect) idBatch(ctx context.Context, s *Store, r boundRule, p store.DeleteBatchParams) (store.DeleteBatchResult, error) {
+func (postgresDialect) idBatch(ctx context.Context, s *Store, r boundRule, p store.DeleteBatchParams, f fence) (store.DeleteBatchResult, error) {
 	after, err := parseIDCursor(p.After)
 	if err != nil {
 		return store.DeleteBatchResult{}, err
@@ -397,7 +398,7 @@ func (postgresDialect) idBatch(ctx context.Context, s *Store, r boundRule, p sto
 SELECT (SELECT count(*) FROM del), (SELECT count(*) FROM batch), COALESCE((SELECT max(k) FROM batch), ?)`)
 	args := append(append(append(append([]any{after, until}, r.args...), p.Max), r.recheckArgs...), after)
 	var deleted, selected, maxKey int64
-	if err := pgBatch(ctx, s, q, args, &deleted, &selected, &maxKey); err != nil {
+	if err := pgBatch(ctx, s, f, q, args, &deleted, &selected, &maxKey); err != nil {
 		return store.DeleteBatchResult{}, err
 	}
 	return store.DeleteBatchResult{Deleted: deleted, Next: idCursor(maxKey), Done: selected < int64(p.Max)}, nil
@@ -527,7 +528,19 @@ func tryXactLock(ctx context.Context, db *sqlx.DB, id int64) (*pgUnlocker, error
 		}
 		return nil, err
 	}
-	u := &pgUnlocker{conn: conn, tx: tx}
+	// Where the lock is, for the batches' fence: the backend that holds it
+	// and its transaction's virtual id, which no later transaction of the
+	// server takes (a new holder after this one died has another).
+	classID, objID := int64(uint64(id)>>32), int64(uint64(id)&0xffffffff)
+	u := &pgUnlocker{conn: conn, tx: tx, classID: classID, objID: objID}
+	err = tx.QueryRowContext(ctx, `SELECT pid, virtualtransaction FROM pg_locks
+WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND classid = $1::bigint::oid AND objid = $2::bigint::oid AND objsubid = 1`,
+		classID, objID).Scan(&u.pid, &u.vxid)
+	if err != nil {
+		tx.Rollback() //nolint:errcheck
+		conn.Close()
+		return nil, fmt.Errorf("find the advisory lock just taken in pg_locks: %w", err)
+	}
 	u.start(heartbeatEvery(idleTimeout), 30*time.Second, func(ctx context.Context) error {
 		if _, err := tx.ExecContext(ctx, `SELECT 1`); err != nil {
 			return fmt.Errorf("%w: its connection failed: %w", store.ErrLockLost, err)
@@ -554,6 +567,27 @@ type pgUnlocker struct {
 	heartbeat
 	conn *sql.Conn
 	tx   *sql.Tx
+	// The lock as pg_locks shows it: its key's two halves, the holding
+	// backend and its transaction.
+	classID, objID int64
+	pid            int64
+	vxid           string
+}
+
+// holds looks the lock up in pg_locks (the lock manager's state now, not
+// a snapshot): granted to the backend and the transaction that took it.
+func (u *pgUnlocker) holds(ctx context.Context, tx *sqlx.Tx) error {
+	var held bool
+	err := tx.QueryRowxContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks
+WHERE locktype = 'advisory' AND granted AND pid = $1 AND virtualtransaction = $2
+  AND classid = $3::bigint::oid AND objid = $4::bigint::oid AND objsubid = 1)`, u.pid, u.vxid, u.classID, u.objID).Scan(&held)
+	switch {
+	case err != nil:
+		return err
+	case !held:
+		return fmt.Errorf("%w: backend %d no longer holds it (terminated, or its connection died); the batch was rolled back", store.ErrLockLost, u.pid)
+	}
+	return nil
 }
 
 // Unlock ends the transaction, which releases the lock, and returns the

@@ -195,7 +195,7 @@ func (sqliteDialect) safeMessage(err error) (string, bool) {
 // condition and returns the ids it took, and the references to them are
 // then nulled (the foreign keys are deferred to COMMIT). Each row is read
 // once, by the DELETE only.
-func (sqliteDialect) deleteBatch(ctx context.Context, s *Store, r boundRule, p store.DeleteBatchParams) (store.DeleteBatchResult, error) {
+func (sqliteDialect) deleteBatch(ctx context.Context, s *Store, r boundRule, p store.DeleteBatchParams, f fence) (store.DeleteBatchResult, error) {
 	after, err := parseIDCursor(p.After)
 	if err != nil {
 		return store.DeleteBatchResult{}, err
@@ -215,7 +215,7 @@ func (sqliteDialect) deleteBatch(ctx context.Context, s *Store, r boundRule, p s
 		return store.DeleteBatchResult{}, err
 	}
 	if !ok {
-		return store.DeleteBatchResult{Next: p.After, Done: true}, tx.Commit()
+		return store.DeleteBatchResult{Next: p.After, Done: true}, commitFenced(ctx, tx, f)
 	}
 	rows, err := tx.QueryContext(ctx, `DELETE FROM `+r.table+` AS t WHERE t.id > ? AND t.id <= ? AND `+r.cond+` RETURNING id`,
 		append([]any{lo, hi}, r.args...)...)
@@ -240,7 +240,7 @@ func (sqliteDialect) deleteBatch(ctx context.Context, s *Store, r boundRule, p s
 			return store.DeleteBatchResult{}, err
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	if err := commitFenced(ctx, tx, f); err != nil {
 		return store.DeleteBatchResult{}, err
 	}
 	return store.DeleteBatchResult{Deleted: int64(len(ids)), Next: idCursor(hi)}, nil

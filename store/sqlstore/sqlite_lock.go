@@ -7,8 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/oauthkit/oauthkit/store"
 )
 
@@ -55,7 +57,7 @@ func (d sqliteDialect) lock(ctx context.Context, s *Store, key string, p store.L
 	u, err := pollLock(ctx, p.Wait, 100*time.Millisecond, func() (store.Unlocker, error) {
 		switch err := tryLock(f, off); {
 		case err == nil:
-			return fileUnlocker{locks: d.locks, f: f, off: off}, nil
+			return &fileUnlocker{locks: d.locks, f: f, off: off}, nil
 		case errors.Is(err, errHeld):
 			return nil, store.ErrLocked
 		default:
@@ -114,21 +116,38 @@ func (l *fileLocks) close() {
 }
 
 type fileUnlocker struct {
-	locks *fileLocks
-	f     *os.File
-	off   int64
+	locks    *fileLocks
+	f        *os.File
+	off      int64
+	released atomic.Bool
 }
 
-func (u fileUnlocker) Unlock() error {
+func (u *fileUnlocker) Unlock() error {
+	if u.released.Swap(true) {
+		return nil
+	}
 	err := unlock(u.f, u.off)
 	u.locks.give(u.f)
 	return err
 }
 
-// Err: a lock on a file descriptor of this process cannot be lost.
-func (u fileUnlocker) Err() error { return nil }
+// Err: a lock on a file descriptor of this process cannot be lost while
+// the process lives; it is gone only once Unlock gave it back.
+func (u *fileUnlocker) Err() error {
+	if u.released.Load() {
+		return fmt.Errorf("%w: it was released", store.ErrLockLost)
+	}
+	return nil
+}
+
+// holds: the lock belongs to this process, and no other can take it
+// away; only this run's own Unlock ends it.
+func (u *fileUnlocker) holds(context.Context, *sqlx.Tx) error { return u.Err() }
 
 type noUnlock struct{}
 
 func (noUnlock) Unlock() error { return nil }
 func (noUnlock) Err() error    { return nil }
+
+// holds: an in-memory database is this process's alone.
+func (noUnlock) holds(context.Context, *sqlx.Tx) error { return nil }

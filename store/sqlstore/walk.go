@@ -23,9 +23,13 @@ func (s *Store) DeleteBatch(ctx context.Context, p store.DeleteBatchParams) (sto
 	if err != nil {
 		return store.DeleteBatchResult{}, err
 	}
-	res, err := s.d.deleteBatch(ctx, s, r, p)
+	f, err := fenceOf(p.Lock)
 	if err != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return store.DeleteBatchResult{}, fmt.Errorf("delete %s from %s in %s: %w", p.Target, r.tableName, s.display, err)
+	}
+	res, err := s.d.deleteBatch(ctx, s, r, p, f)
+	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) && !errors.Is(err, store.ErrLockLost) {
 			// The caller's statement timeout: the batch was rolled back.
 			err = transientError{fmt.Errorf("statement timeout: %w", err)}
 		}

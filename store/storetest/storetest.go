@@ -38,6 +38,7 @@ func Run(t *testing.T, open Opener) {
 				"PruneCIMDApplications/Order":   testCIMDBatchOrder,
 				"Replicas":                      testReplicas,
 				"Lock":                          testLock,
+				"Lock/Fence":                    testFence,
 				"Close":                         testClose,
 			} {
 				t.Run(name, func(t *testing.T) {
