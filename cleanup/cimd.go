@@ -161,7 +161,7 @@ func (o *CIMDOptions) control() control {
 
 // walk runs the batches. Each runs to its commit even when ctx is
 // cancelled meanwhile; ctx is checked between them.
-func (o *CIMDOptions) walk(ctx context.Context, now time.Time, rep *CIMDReport, sess session) error {
+func (o *CIMDOptions) walk(ctx context.Context, now time.Time, rep *CIMDReport, sess *session) error {
 	batchCtx := context.WithoutCancel(ctx)
 	var after int64
 	var gone []int64 // a dry run's cascaded access tokens, gone for later batches
@@ -169,12 +169,14 @@ func (o *CIMDOptions) walk(ctx context.Context, now time.Time, rep *CIMDReport, 
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := sess.lost(); err != nil {
+		if err := sess.check(ctx); err != nil {
 			return fmt.Errorf("stopped: %w", err)
 		}
-		p := store.PruneCIMDApplicationsParams{Now: now, After: after, Max: o.BatchSize, DryRun: o.DryRun, Gone: gone, Lock: sess.lock}
-		res, err := runBatch(ctx, batchCtx, o.control(), &rep.Retries, func(ctx context.Context) (store.PruneCIMDResult, error) {
-			return o.Store.PruneCIMDApplications(ctx, p)
+		res, err := fenced(ctx, sess, func(lock store.Unlocker) (store.PruneCIMDResult, error) {
+			p := store.PruneCIMDApplicationsParams{Now: now, After: after, Max: o.BatchSize, DryRun: o.DryRun, Gone: gone, Lock: lock}
+			return runBatch(ctx, batchCtx, o.control(), &rep.Retries, func(ctx context.Context) (store.PruneCIMDResult, error) {
+				return o.Store.PruneCIMDApplications(ctx, p)
+			})
 		})
 		if err != nil {
 			return err

@@ -140,10 +140,23 @@ func TestCancelledDuringABatch(t *testing.T) {
 	assert.EqualValues(t, 6, stepNamed(t, rep, cleanup.StepExpiredGrant).Deleted, "two whole batches")
 }
 
-// A lost lock stops the run before its next batch.
+// lockedAfterFirst is a LockFunc that gives lock, then finds the lock
+// held by another run.
+func lockedAfterFirst(lock store.Unlocker, takes *atomic.Int32) func(context.Context, store.LockParams) (store.Unlocker, error) {
+	return func(context.Context, store.LockParams) (store.Unlocker, error) {
+		if takes.Add(1) == 1 {
+			return lock, nil
+		}
+		return nil, store.ErrLocked
+	}
+}
+
+// A lost lock that another run holds now stops the run before its next
+// batch.
 func TestLostLockStopsTheRun(t *testing.T) {
 	lock := &fakeLock{}
-	f := &fakeStore{LockFunc: func(context.Context, store.LockParams) (store.Unlocker, error) { return lock, nil }}
+	var takes atomic.Int32
+	f := &fakeStore{LockFunc: lockedAfterFirst(lock, &takes)}
 	f.DeleteBatchFunc = batches(1, 10, func(call int) error {
 		if call == 2 {
 			lock.lose()
@@ -152,16 +165,64 @@ func TestLostLockStopsTheRun(t *testing.T) {
 	})
 	rep, err := fakeRun(t, f, cleanup.Options{})
 	require.ErrorIs(t, err, store.ErrLockLost)
+	assert.Contains(t, err.Error(), "another run holds it now")
 	assert.EqualValues(t, 2, stepNamed(t, rep, cleanup.StepExpiredGrant).Deleted)
 	assert.True(t, lock.released, "the lock is given back")
+	assert.EqualValues(t, 2, takes.Load(), "one attempt to take it again")
+}
+
+// A lost lock that nobody took meanwhile (the server restarted, say) is
+// taken again, and the run goes on under it: the batch its fence rolled
+// back runs again, fenced by the new lock.
+func TestLostLockTakenAgain(t *testing.T) {
+	first, second := &fakeLock{}, &fakeLock{}
+	var takes atomic.Int32
+	f := &fakeStore{LockFunc: func(context.Context, store.LockParams) (store.Unlocker, error) {
+		if takes.Add(1) == 1 {
+			return first, nil
+		}
+		return second, nil
+	}}
+	var fencedBy []store.Unlocker
+	f.DeleteBatchFunc = func(_ context.Context, p store.DeleteBatchParams) (store.DeleteBatchResult, error) {
+		fencedBy = append(fencedBy, p.Lock)
+		if p.Lock == first && len(fencedBy) == 2 {
+			return store.DeleteBatchResult{}, fmt.Errorf("fence: %w", store.ErrLockLost)
+		}
+		return store.DeleteBatchResult{Deleted: 1, Done: true}, nil
+	}
+	rep, err := fakeRun(t, f, cleanup.Options{Rules: cleanup.RulesDOT33})
+	require.NoError(t, err)
+	assert.EqualValues(t, 2, takes.Load())
+	assert.Equal(t, []store.Unlocker{first, first, second}, fencedBy[:3], "the rolled-back batch ran again under the new lock")
+	for _, l := range fencedBy[3:] {
+		assert.Same(t, second, l)
+	}
+	ran := 0
+	for _, st := range rep.Steps {
+		if !st.Skipped {
+			ran++
+		}
+	}
+	assert.Len(t, fencedBy, ran+1)
+	assert.EqualValues(t, ran, rep.Deleted(), "every step's batch committed once")
+	assert.True(t, first.released && second.released)
+
+	// With no retries, a lost lock is never taken again.
+	takes.Store(0)
+	first, second = &fakeLock{}, &fakeLock{}
+	fencedBy = nil
+	_, err = fakeRun(t, f, cleanup.Options{Rules: cleanup.RulesDOT33, Retries: cleanup.NoRetries})
+	require.ErrorIs(t, err, store.ErrLockLost)
+	assert.EqualValues(t, 1, takes.Load())
 }
 
 // Every batch is fenced by the run's lock (and none under LockNone); a
 // batch its fence rolled back stops the run at once, never retried.
 func TestBatchesAreFencedByTheLock(t *testing.T) {
 	lock := &fakeLock{}
-	var calls atomic.Int32
-	f := &fakeStore{LockFunc: func(context.Context, store.LockParams) (store.Unlocker, error) { return lock, nil }}
+	var calls, takes atomic.Int32
+	f := &fakeStore{LockFunc: lockedAfterFirst(lock, &takes)}
 	f.DeleteBatchFunc = func(_ context.Context, p store.DeleteBatchParams) (store.DeleteBatchResult, error) {
 		calls.Add(1)
 		assert.Same(t, lock, p.Lock, "the batch is fenced by the run's lock")

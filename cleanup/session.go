@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/oauthkit/oauthkit/store"
@@ -59,20 +60,77 @@ func checkControl(typ string, now time.Time, lock LockPolicy, retries *int, back
 }
 
 // session is a run under way: lock is its single-runner lock (nil when it
-// took none), which fences every batch; release gives it back.
+// took none), which fences every batch.
 type session struct {
-	lock    store.Unlocker
-	release func()
+	st       store.Store
+	c        control
+	name     string
+	mu       sync.Mutex
+	lock     store.Unlocker
+	regained int
 }
 
-// lost reports the loss of the lock that the heartbeat noticed (nil while
-// held, or when the run took none): checked between batches, so a run
-// stops at once rather than at its next batch's fence.
-func (s session) lost() error {
-	if s.lock == nil {
+// current is the lock that fences the next batch (nil: none).
+func (s *session) current() store.Unlocker {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lock
+}
+
+// release gives the lock back.
+func (s *session) release() {
+	if l := s.current(); l != nil {
+		l.Unlock() //nolint:errcheck // the session's end releases it anyway
+	}
+}
+
+// check is called between batches: nil while the lock holds (or the run
+// took none); once the heartbeat noticed the lock lost, what regain says.
+func (s *session) check(ctx context.Context) error {
+	l := s.current()
+	if l == nil {
 		return nil
 	}
-	return s.lock.Err()
+	if err := l.Err(); err != nil {
+		return s.regain(ctx, l, err)
+	}
+	return nil
+}
+
+// regain is called when lock was found lost (lost says how): by the
+// heartbeat, or by a batch's fence, which rolled that batch back. A run
+// that lost its lock has committed nothing since, so if no other run took
+// the lock meanwhile (the server restarted, the lock's connection was cut)
+// it may take it again and go on: still one runner at a time. It tries
+// without waiting, retrying transient failures as a batch would, at most
+// Retries times in a run; if another run holds it now, this one stops.
+// Workers that find the same lock lost share one attempt.
+func (s *session) regain(ctx context.Context, lock store.Unlocker, lost error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lock != lock {
+		return nil // another worker took it again already
+	}
+	if s.regained >= s.c.retries {
+		return lost
+	}
+	s.regained++
+	lock.Unlock() //nolint:errcheck // it is lost: this only tidies up
+	var retries int
+	l, err := retry(ctx, s.c.retries, s.c.retryBackoff, s.c.logger, &retries, func() (store.Unlocker, error) {
+		return s.st.Lock(ctx, store.LockParams{Name: s.name})
+	})
+	switch {
+	case errors.Is(err, store.ErrLocked):
+		return fmt.Errorf("%w; another run holds it now", lost)
+	case err != nil:
+		return fmt.Errorf("%w; taking it again failed: %w", lost, err)
+	}
+	s.lock = l
+	if s.c.logger != nil {
+		s.c.logger.Warn("the single-runner lock was lost and is taken again; the batch it fenced was rolled back and runs again", "cause", lost)
+	}
+	return nil
 }
 
 // begin is the preamble of a run. A run that writes first checks that the
@@ -80,8 +138,8 @@ func (s session) lost() error {
 // write), then takes the single-runner lock lockName unless the policy is
 // LockNone; another holder gives locked. A dry run takes no lock. Cancelled
 // while waiting for the lock, the error matches ErrInterrupted.
-func begin(ctx context.Context, st store.Store, c control, lockName string, locked error) (session, error) {
-	s := session{release: func() {}}
+func begin(ctx context.Context, st store.Store, c control, lockName string, locked error) (*session, error) {
+	s := &session{st: st, c: c, name: lockName}
 	if c.dryRun {
 		return s, nil
 	}
@@ -101,6 +159,21 @@ func begin(ctx context.Context, st store.Store, c control, lockName string, lock
 		return s, err
 	}
 	s.lock = lock
-	s.release = func() { lock.Unlock() } //nolint:errcheck // the session's end releases it anyway
 	return s, nil
+}
+
+// fenced runs one batch fenced by the session's lock; a batch whose fence
+// found the lock lost runs again under the lock taken again (regain), or
+// the run stops.
+func fenced[T any](ctx context.Context, s *session, batch func(lock store.Unlocker) (T, error)) (T, error) {
+	for {
+		lock := s.current()
+		res, err := batch(lock)
+		if lock == nil || !errors.Is(err, store.ErrLockLost) {
+			return res, err
+		}
+		if rerr := s.regain(ctx, lock, err); rerr != nil {
+			return res, rerr
+		}
+	}
 }

@@ -22,7 +22,7 @@ import (
 //
 // It reports spent when the time budget (MaxDuration, counted from the
 // run's start) ran out before the step was complete.
-func runStep(ctx context.Context, o Options, st *StepReport, runStart time.Time, sess session, replicas *replicaThrottle) (spent bool, err error) {
+func runStep(ctx context.Context, o Options, st *StepReport, runStart time.Time, sess *session, replicas *replicaThrottle) (spent bool, err error) {
 	start := time.Now()
 	defer func() { st.Duration = time.Since(start) }()
 	ranges := []store.Range{{}}
@@ -79,7 +79,7 @@ type stepWalk struct {
 	o               Options
 	st              *StepReport
 	start, runStart time.Time
-	sess            session
+	sess            *session
 	replicas        *replicaThrottle
 	mu              sync.Mutex // st, OnBatch, the replica throttle
 }
@@ -96,7 +96,7 @@ func (w *stepWalk) walk(ctx context.Context, r store.Range) (complete, spent boo
 		if o.MaxDuration > 0 && time.Since(w.runStart) >= o.MaxDuration {
 			return false, true, nil
 		}
-		if err := w.sess.lost(); err != nil {
+		if err := w.sess.check(ctx); err != nil {
 			return false, false, fmt.Errorf("step %s: stopped: %w", st.Name, err)
 		}
 		w.mu.Lock()
@@ -106,7 +106,10 @@ func (w *stepWalk) walk(ctx context.Context, r store.Range) (complete, spent boo
 			return false, spent, err
 		}
 		var retries int
-		res, err := deleteWithRetry(ctx, batchCtx, o, st.Name, store.DeleteBatchParams{Target: st.Target, Cutoff: st.Cutoff, Max: o.BatchSize, After: cursor, Until: r.Until, Lock: w.sess.lock}, &retries)
+		res, err := fenced(ctx, w.sess, func(lock store.Unlocker) (store.DeleteBatchResult, error) {
+			p := store.DeleteBatchParams{Target: st.Target, Cutoff: st.Cutoff, Max: o.BatchSize, After: cursor, Until: r.Until, Lock: lock}
+			return deleteWithRetry(ctx, batchCtx, o, st.Name, p, &retries)
+		})
 		w.mu.Lock()
 		st.Retries += retries
 		if err != nil {

@@ -91,8 +91,13 @@ Exit status: 0 success (also when another run holds the lock), 1 failure
 	if err != nil {
 		return out.Error(err, f.common.Traceback)
 	}
-	if f.common.Verbosity >= 3 {
+	// Warnings (a retried batch, a lock lost and taken again) show from
+	// -v 1, the default; each batch from -v 3.
+	switch {
+	case f.common.Verbosity >= 3:
 		opts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	case f.common.Verbosity >= 1:
+		opts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 
 	ctx, stop := cli.SignalContext()

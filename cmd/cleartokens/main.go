@@ -187,8 +187,10 @@ SIGINT or SIGTERM stops after the current batch and prints what was done.
 	if check != nil {
 		return out.Error(usage(check), f.common.Traceback)
 	}
+	// Warnings (a retried batch, a lock lost and taken again) show from
+	// -v 1, the default; each batch from -v 3.
 	logger := newLogger(stderr, f.logFormat, f.common.Verbosity)
-	if f.common.Verbosity >= 3 {
+	if f.common.Verbosity >= 1 {
 		opts.Logger = logger
 	}
 	bars := newProgress(stderr, f.progress, f.common.Verbosity)

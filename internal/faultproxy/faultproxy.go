@@ -208,6 +208,11 @@ func (p *Proxy) accept() {
 		}
 		server, err := net.DialTimeout("tcp", p.target, 10*time.Second)
 		if err != nil {
+			// The server refused: reset the client's connection, as
+			// near as a proxy that accepted it can come to a refusal.
+			if tc, ok := client.(*net.TCPConn); ok {
+				tc.SetLinger(0) //nolint:errcheck
+			}
 			client.Close()
 			continue
 		}

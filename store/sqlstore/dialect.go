@@ -109,6 +109,10 @@ type catalog interface {
 type errorReader interface {
 	// isTransient reports a driver error worth retrying.
 	isTransient(err error) bool
+	// isConnectionLost reports a server's error that ended the session
+	// (terminated, shutting down), beyond the network failures every
+	// driver shares.
+	isConnectionLost(err error) bool
 	// isMissingTable reports an error about a table that does not exist.
 	isMissingTable(err error) bool
 	// isUniqueViolation reports a unique constraint failure.

@@ -74,7 +74,37 @@ func (e scrubbedError) HidesCauses() bool { return true }
 
 // fail is a driver error as the store reports it: classified (transient,
 // missing table) and scrubbed of the URL's credentials.
-func (s *Store) fail(err error) error { return s.scrub(classify(s.d, err)) }
+//
+// A lost connection also empties the pool of idle connections (of a
+// handle the store opened itself; one given to New keeps its caller's
+// pool): they were opened to the same server, which has likely closed
+// them all (a restart, a failover), and a retry on one of them would fail
+// again for nothing, using up the retries before a new connection could
+// say what is really wrong (the server refuses, say).
+func (s *Store) fail(err error) error {
+	if err != nil && s.ownsDB && isConnectionLost(s.d, err) {
+		s.db.SetMaxIdleConns(-1) // closes every idle connection
+		s.db.SetMaxIdleConns(defaultMaxIdle)
+	}
+	return s.scrub(classify(s.d, err))
+}
+
+// defaultMaxIdle is database/sql's own default.
+const defaultMaxIdle = 2
+
+// isConnectionLost reports an error that ended its connection: the
+// network's, or the server's own word that it ended the session.
+func isConnectionLost(d dialect, err error) bool {
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) && !netErr.Timeout() {
+		return true
+	}
+	return d.isConnectionLost(err)
+}
 
 // scrub hides the store's credentials in err's text, if it holds any.
 func (s *Store) scrub(err error) error { return scrubSecrets(err, s.source.secrets) }

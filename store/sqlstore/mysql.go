@@ -169,7 +169,8 @@ const (
 	myServerShutdown    = 1053
 	myQueryInterrupted  = 1317
 	myConnKilled        = 1927
-	myMaxExecutionTime  = 3024
+	myMaxExecutionTime  = 3024 // MySQL's max_execution_time
+	myStatementTimeout  = 1969 // MariaDB's max_statement_time
 	myIdleTimeout       = 4031
 	myNoSuchTable       = 1146
 	myDuplicateKey      = 1062
@@ -200,10 +201,17 @@ func (mysqlDialect) isTransient(err error) bool {
 	}
 	switch number {
 	case myLockWaitTimeout, myDeadlock, myRowIsReferenced, myNoReferencedRow, myTooManyConns, myServerShutdown,
-		myQueryInterrupted, myConnKilled, myMaxExecutionTime, myIdleTimeout, myLockDeadlockWsrep:
+		myQueryInterrupted, myConnKilled, myMaxExecutionTime, myStatementTimeout, myIdleTimeout, myLockDeadlockWsrep:
 		return true
 	}
 	return false
+}
+
+func (mysqlDialect) isConnectionLost(err error) bool {
+	if h := drivers.LoadMySQL(); h != nil && h.ConnLost(err) {
+		return true
+	}
+	return mysqlErrorIs(err, myConnKilled) || mysqlErrorIs(err, myServerShutdown)
 }
 
 func (mysqlDialect) isMissingTable(err error) bool { return mysqlErrorIs(err, myNoSuchTable) }

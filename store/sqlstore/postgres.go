@@ -208,8 +208,15 @@ func (postgresDialect) isTransient(err error) bool {
 		return true
 	case code == "57P01", code == "57P02", code == "57P03": // admin shutdown, crash shutdown, cannot connect now
 		return true
+	case code == "53300": // too many connections: the server is full for now
+		return true
 	}
 	return false
+}
+
+func (postgresDialect) isConnectionLost(err error) bool {
+	code, _, ok := sqlState(err)
+	return ok && (strings.HasPrefix(code, "08") || code == "57P01" || code == "57P02" || code == "57P03")
 }
 
 func (postgresDialect) isMissingTable(err error) bool {

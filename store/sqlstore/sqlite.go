@@ -169,6 +169,9 @@ func (sqliteDialect) isTransient(err error) bool {
 	return ok && (code&0xff == 5 || code&0xff == 6) // SQLITE_BUSY, SQLITE_LOCKED
 }
 
+// isConnectionLost: a SQLite connection is a file this process opened.
+func (sqliteDialect) isConnectionLost(error) bool { return false }
+
 func (sqliteDialect) isMissingTable(err error) bool {
 	code, e, ok := sqliteCode(err)
 	return ok && code&0xff == 1 && strings.Contains(e.Error(), "no such table")

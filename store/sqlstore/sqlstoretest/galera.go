@@ -19,24 +19,28 @@ import (
 // Galera is a 3-node MariaDB Galera cluster started for one test: three
 // mariadbd processes on free loopback ports, each with its own folder.
 type Galera struct {
-	Nodes []*GaleraNode
+	Nodes []*MariaDBServer
 }
 
-// GaleraNode is one node of a Galera test cluster.
-type GaleraNode struct {
-	Name string
-	Port int
-	dir  string
-	cmd  *exec.Cmd
+// MariaDBServer is a mariadbd of a test's own: a node of a Galera test
+// cluster, or a lone server (StartMariaDB).
+type MariaDBServer struct {
+	Name   string
+	Port   int
+	dir    string
+	cmd    *exec.Cmd
+	exited chan struct{} // closed once cmd has exited
+	// cleanupSet: the first start registered the stop at the test's end.
+	cleanupSet bool
 }
 
 // URL is the mysql:// URL of database db on the node.
-func (n *GaleraNode) URL(db string) string {
+func (n *MariaDBServer) URL(db string) string {
 	return fmt.Sprintf("mysql://root@127.0.0.1:%d/%s", n.Port, db)
 }
 
 // DB opens a handle on database db of the node (closed when the test ends).
-func (n *GaleraNode) DB(t testing.TB, db string) *sqlx.DB {
+func (n *MariaDBServer) DB(t testing.TB, db string) *sqlx.DB {
 	h, err := sqlx.Open("mysql", mysqlDriverDSN(t, n.URL(db)))
 	require.NoError(t, err)
 	t.Cleanup(func() { h.Close() })
@@ -44,7 +48,7 @@ func (n *GaleraNode) DB(t testing.TB, db string) *sqlx.DB {
 }
 
 // Kill ends the node's server at once (SIGKILL).
-func (n *GaleraNode) Kill() { n.cmd.Process.Kill() } //nolint:errcheck
+func (n *MariaDBServer) Kill() { n.cmd.Process.Kill() } //nolint:errcheck
 
 // galeraUser is the account mariadbd runs as when the tests run as root.
 const galeraUser = "mysql"
@@ -94,7 +98,7 @@ func StartGalera(t testing.TB) *Galera {
 		groupPorts = append(groupPorts, fmt.Sprintf("127.0.0.1:%d", p.group))
 	}
 	for i, p := range ps {
-		n := &GaleraNode{Name: fmt.Sprintf("node%d", i+1), Port: p.sql, dir: filepath.Join(root, fmt.Sprintf("node%d", i+1))}
+		n := &MariaDBServer{Name: fmt.Sprintf("node%d", i+1), Port: p.sql, dir: filepath.Join(root, fmt.Sprintf("node%d", i+1))}
 		require.NoError(t, os.MkdirAll(n.dir, 0o750))
 		owner(n.dir)
 		userLine := ""
@@ -156,21 +160,29 @@ wsrep_sst_receive_address=127.0.0.1:%d
 	return g
 }
 
-func (n *GaleraNode) start(t testing.TB, extra ...string) {
+func (n *MariaDBServer) start(t testing.TB, extra ...string) {
 	t.Helper()
 	args := append([]string{"--defaults-file=" + filepath.Join(n.dir, "my.cnf")}, extra...)
-	n.cmd = exec.Command("/usr/sbin/mariadbd", args...)
-	require.NoError(t, n.cmd.Start())
+	cmd := exec.Command("/usr/sbin/mariadbd", args...)
+	require.NoError(t, cmd.Start())
 	done := make(chan struct{})
-	go func() { n.cmd.Wait(); close(done) }() //nolint:errcheck
-	t.Cleanup(func() {
-		n.cmd.Process.Signal(syscall.SIGTERM) //nolint:errcheck
+	n.cmd, n.exited = cmd, done
+	go func() { cmd.Wait(); close(done) }() //nolint:errcheck
+	// Only the first start registers the stop, with the test that made
+	// the server: a restart from a subtest must not stop the server when
+	// that subtest ends. The stop ends whatever process is current then.
+	stop := func(cmd *exec.Cmd, done chan struct{}) {
+		cmd.Process.Signal(syscall.SIGTERM) //nolint:errcheck
 		select {
 		case <-done:
 		case <-time.After(20 * time.Second):
-			n.cmd.Process.Kill() //nolint:errcheck
+			cmd.Process.Kill() //nolint:errcheck
 		}
-	})
+	}
+	if !n.cleanupSet {
+		n.cleanupSet = true
+		t.Cleanup(func() { stop(n.cmd, n.exited) })
+	}
 	deadline := time.Now().Add(90 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
@@ -204,7 +216,7 @@ func (g *Galera) WaitSynced(t testing.TB, size int) {
 
 // waitSynced waits until the node is ready for statements, synced, in a
 // primary cluster of size nodes.
-func (n *GaleraNode) waitSynced(t testing.TB, size int, deadline time.Time) {
+func (n *MariaDBServer) waitSynced(t testing.TB, size int, deadline time.Time) {
 	t.Helper()
 	db := n.DB(t, "mysql")
 	for {

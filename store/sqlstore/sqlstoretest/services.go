@@ -240,6 +240,9 @@ type Cluster struct {
 	Port int
 	Dir  string
 	bin  string
+	// settings are -c name=value options the server starts with.
+	settings   []string
+	cleanupSet bool
 }
 
 // URL is the URL of database db on the cluster.
@@ -272,12 +275,21 @@ func (c *Cluster) start(t testing.TB) {
 	t.Helper()
 	log := filepath.Join(filepath.Dir(c.Dir), "server.log")
 	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c wal_receiver_status_interval=1s", c.Port, filepath.Dir(c.Dir))
+	for _, s := range c.settings {
+		opts += " -c " + s
+	}
 	out, err := asService(filepath.Join(c.bin, "pg_ctl"), "start", "-w", "-D", c.Dir, "-l", log, "-o", opts).CombinedOutput()
 	if err != nil {
 		b, _ := os.ReadFile(log)
 		t.Fatalf("pg_ctl start: %v\n%s\n%s", err, out, b)
 	}
-	t.Cleanup(func() {
-		asService(filepath.Join(c.bin, "pg_ctl"), "stop", "-m", "immediate", "-D", c.Dir).Run() //nolint:errcheck
-	})
+	// Only the first start registers the stop, with the test that made
+	// the server: a restart from a subtest must not stop it when that
+	// subtest ends.
+	if !c.cleanupSet {
+		c.cleanupSet = true
+		t.Cleanup(func() {
+			asService(filepath.Join(c.bin, "pg_ctl"), "stop", "-m", "immediate", "-D", c.Dir).Run() //nolint:errcheck
+		})
+	}
 }

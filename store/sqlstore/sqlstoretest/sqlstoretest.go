@@ -143,8 +143,10 @@ func NewMySQLDatabase(t testing.TB) string {
 	return u.String()
 }
 
-func newMySQL(t testing.TB, l Layout) *Env {
-	u := NewMySQLDatabase(t)
+func newMySQL(t testing.TB, l Layout) *Env { return loadMySQL(t, NewMySQLDatabase(t), l) }
+
+// loadMySQL loads layout l's tables into the database of URL u.
+func loadMySQL(t testing.TB, u string, l Layout) *Env {
 	raw, err := sqlx.Open("mysql", mysqlDriverDSN(t, u))
 	require.NoError(t, err)
 	t.Cleanup(func() { raw.Close() })
