@@ -153,7 +153,10 @@ func TestServerID(t *testing.T) {
 			var id int64
 			require.NoError(t, conn.QueryRowContext(context.Background(), tc.idQuery).Scan(&id))
 			var ids []int64
-			p.On(tc.idQuery, 2, func(c *faultproxy.Conn) faultproxy.Verdict { ids = append(ids, c.ServerID()); return faultproxy.Forward })
+			p.On(tc.idQuery, 2, func(c *faultproxy.Conn) faultproxy.Verdict {
+				ids = append(ids, c.ServerID())
+				return faultproxy.Forward
+			})
 			require.NoError(t, conn.QueryRowContext(context.Background(), tc.idQuery).Scan(&id))
 			require.NoError(t, conn.QueryRowContext(context.Background(), tc.idQuery).Scan(&id))
 			assert.Equal(t, []int64{id}, ids)
