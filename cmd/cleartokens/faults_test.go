@@ -10,6 +10,7 @@ package main_test
 
 import (
 	"fmt"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -43,9 +44,9 @@ type faultServer struct {
 	// rowLock opens a transaction that holds a row lock on the access
 	// token id, which batches then wait for.
 	rowLock func(t *testing.T, e *sqlstoretest.Env, id int64) (release func())
-	// The statements that take the single-runner lock and that fence a
-	// batch, as the driver sends them.
-	lockStatement, fenceStatement string
+	// The statements that take the single-runner lock, that follow only
+	// once it is taken, and that fence a batch, as the driver sends them.
+	lockStatement, lockedStatement, fenceStatement string
 	// Words of the errors a full server and a server-side statement
 	// timeout give.
 	full, timedOut string
@@ -82,10 +83,11 @@ func postgresFaultServer(t *testing.T) *faultServer {
 			require.NoError(t, err)
 			return func() { tx.Rollback() } //nolint:errcheck
 		},
-		lockStatement:  "pg_try_advisory_xact_lock",
-		fenceStatement: "AND granted AND pid",
-		full:           "too many clients",
-		timedOut:       "canceling statement due to statement timeout",
+		lockStatement:   "pg_try_advisory_xact_lock",
+		lockedStatement: "SELECT pid, virtualtransaction FROM pg_locks",
+		fenceStatement:  "AND granted AND pid",
+		full:            "too many clients",
+		timedOut:        "canceling statement due to statement timeout",
 	}
 }
 
@@ -114,10 +116,11 @@ func mysqlFaultServer(t *testing.T) *faultServer {
 			require.NoError(t, err)
 			return func() { tx.Rollback() } //nolint:errcheck
 		},
-		lockStatement:  "GET_LOCK",
-		fenceStatement: "IS_USED_LOCK",
-		full:           "Too many connections",
-		timedOut:       "max_statement_time exceeded",
+		lockStatement:   "GET_LOCK",
+		lockedStatement: "oauthkit:run:", // the run's own lock's name, bound
+		fenceStatement:  "IS_USED_LOCK",
+		full:            "Too many connections",
+		timedOut:        "max_statement_time exceeded",
 	}
 }
 
@@ -343,6 +346,65 @@ func TestFaults(t *testing.T) {
 					b.finish(t)
 				})
 			}
+			t.Run(s.name+"/lock connection's session killed while another run waits", func(t *testing.T) { lostLockWithAWaiter(t, s) })
 		})
+	}
+}
+
+// The lock's session is killed while a second run waits with --wait: the
+// waiter takes the lock and cleans; the first run, caught in a batch
+// (its rows deleted, not yet committed), is fenced: that batch is rolled
+// back, and the run stops (another run holds the lock now). The two runs
+// never commit in the same interval.
+func lostLockWithAWaiter(t *testing.T, s *faultServer) {
+	b := newFaultBed(t, s)
+	pb, err := faultproxy.Start(fmt.Sprintf("127.0.0.1:%d", s.port), s.proto)
+	require.NoError(t, err)
+	t.Cleanup(func() { pb.Close() })
+	pb.Watch("COMMIT")
+	pb.Watch(s.lockedStatement)
+	pb.Watch(s.lockStatement)
+	env := append([]string{"DATABASE_URL=" + strings.Replace(b.e.URL, fmt.Sprintf(":%d/", s.port), fmt.Sprintf(":%d/", pb.Port()), 1)}, settings34...)
+	waiter := exec.Command(binary, "--wait", "--batch-size", faultBatch, "--before", b.base.Format(time.RFC3339))
+	waiter.Env = env
+	var waiterOut, waiterErr strings.Builder
+	waiter.Stdout, waiter.Stderr = &waiterOut, &waiterErr
+
+	var caught, killed time.Time
+	b.proxy.On(s.fenceStatement, 3, func(*faultproxy.Conn) faultproxy.Verdict {
+		caught = time.Now()
+		require.NoError(t, waiter.Start())
+		waitFor(t, "the waiter to try the lock", func() bool { return len(pb.Seen(s.lockStatement)) > 0 })
+		s.kill(t, b.lockConn())
+		killed = time.Now()
+		// The waiter took the lock; its first batch then waits for this
+		// run's batch, whose rows it locked.
+		waitFor(t, "the waiter to take the lock", func() bool { return len(pb.Seen(s.lockedStatement)) > 0 })
+		return faultproxy.Forward
+	})
+	r := b.run(t, b.through(b.e.URL))
+	require.False(t, caught.IsZero(), "the third batch's fence ran")
+	require.Equal(t, 1, r.code, r.stderr)
+	last := lastLine(r.stderr)
+	assert.Contains(t, last, "lock was lost")
+	assert.Contains(t, last, "another run holds it now")
+	require.NoError(t, waiter.Wait(), "the waiter finishes: %s", waiterErr.String())
+	for _, c := range b.proxy.Seen("COMMIT") {
+		assert.True(t, c.Before(caught), "the first run committed nothing once its lock was gone")
+	}
+	for _, c := range pb.Seen("COMMIT") {
+		assert.True(t, c.After(killed), "the waiter committed only once it held the lock")
+	}
+	t.Logf("first run: %d commits; waiter: %d commits", len(b.proxy.Seen("COMMIT")), len(pb.Seen("COMMIT")))
+	b.finish(t)
+}
+
+// waitFor polls cond for up to a minute.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		require.True(t, time.Now().Before(deadline), "waiting for %s", what)
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -13,6 +14,7 @@ type heartbeat struct {
 	stop, done chan struct{}
 	mu         sync.Mutex
 	lost       error
+	ended      atomic.Bool
 }
 
 // start runs beat every interval, each given at most timeout, until stop;
@@ -44,9 +46,15 @@ func (h *heartbeat) start(every, timeout time.Duration, beat func(ctx context.Co
 }
 
 // end stops the heartbeat and waits for it, before the lock is released.
-func (h *heartbeat) end() {
+// It reports false when the lock was already released: Unlock then does
+// nothing more, so that releasing twice is harmless.
+func (h *heartbeat) end() bool {
+	if h.ended.Swap(true) {
+		return false
+	}
 	close(h.stop)
 	<-h.done
+	return true
 }
 
 // Err is nil while the lock holds, and says why once it was lost.

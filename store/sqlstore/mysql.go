@@ -438,7 +438,9 @@ func (u *sessionLock) holds(ctx context.Context, tx *sqlx.Tx) error {
 }
 
 func (u *sessionLock) Unlock() error {
-	u.end()
+	if !u.end() {
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err := u.conn.ExecContext(ctx, `SELECT RELEASE_ALL_LOCKS()`)

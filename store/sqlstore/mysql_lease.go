@@ -186,7 +186,9 @@ WHERE name = ? AND holder = ? AND expires > UTC_TIMESTAMP(6)`, u.micros, u.name,
 
 // Unlock deletes the lease row (if it is still ours).
 func (u *leaseHolder) Unlock() error {
-	u.end()
+	if !u.end() {
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err := u.s.db.ExecContext(ctx, `DELETE FROM `+u.tbl+` WHERE name = ? AND holder = ?`, u.name, u.holder)

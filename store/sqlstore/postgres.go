@@ -601,7 +601,9 @@ WHERE locktype = 'advisory' AND granted AND pid = $1 AND virtualtransaction = $2
 // connection. If that fails, closing the connection ends the session and
 // releases it all the same.
 func (u *pgUnlocker) Unlock() error {
-	u.end()
+	if !u.end() {
+		return nil
+	}
 	err := u.tx.Rollback()
 	if cerr := u.conn.Close(); err == nil {
 		err = cerr
