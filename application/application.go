@@ -208,7 +208,7 @@ func CreateApplication(ctx context.Context, spec Spec) (Created, error) {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	id, err := spec.Store.InsertApplication(ctx, store.InsertApplicationParams{Application: store.Application{
+	id, err := insert(ctx, spec.Store, store.InsertApplicationParams{Application: store.Application{
 		ClientID: d.ClientID, UserID: d.userID, RedirectURIs: d.RedirectURIs,
 		PostLogoutRedirectURIs: d.PostLogoutRedirectURIs, ClientType: d.ClientType,
 		AuthorizationGrantType: d.GrantType, ClientSecret: stored, HashClientSecret: !d.NoHashClientSecret,
