@@ -54,8 +54,13 @@ func insert(ctx context.Context, s store.Store, p store.InsertApplicationParams)
 		}
 		if !unknown {
 			id, err := s.InsertApplication(ctx, p)
-			if err == nil || !errors.Is(err, store.ErrTransient) {
-				return id, err
+			switch {
+			case err == nil:
+				return id, nil
+			case errors.Is(err, store.ErrDuplicateClientID):
+				return ownRow(ctx, s, p, err)
+			case !errors.Is(err, store.ErrTransient):
+				return 0, err
 			}
 			last, unknown = err, !neverSent(err)
 			continue
@@ -78,6 +83,18 @@ func insert(ctx context.Context, s store.Store, p store.InsertApplicationParams)
 		return 0, fmt.Errorf("client_id %q: %w (the database failed %d times; look for it before trying again): %w", p.Application.ClientID, ErrOutcomeUnknown, insertTries, last)
 	}
 	return 0, fmt.Errorf("no application was written (the database failed %d times): %w", insertTries, last)
+}
+
+// ownRow settles a duplicate client_id: the row may be this insert's
+// own, written by an attempt whose answer was lost (database/sql itself
+// retries a statement on a new connection when the driver calls the old
+// one bad, and the retry then meets the first attempt's row).
+func ownRow(ctx context.Context, s store.Store, p store.InsertApplicationParams, dup error) (int64, error) {
+	row, err := s.GetApplication(ctx, store.GetApplicationParams{ClientID: p.Application.ClientID})
+	if err == nil && row != nil && row.ClientSecret == p.Application.ClientSecret {
+		return row.ID, nil
+	}
+	return 0, dup
 }
 
 // neverSent reports a failure to connect: the statement never reached

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,14 +33,14 @@ type faultBed struct {
 	base    time.Time
 	lockTo  int64 // the server id of the lock's connection, once taken
 	lockMu  sync.Mutex
-	baseURL string // e's URL as the run is given it, before the proxy
+	fired   atomic.Bool // the fault was injected
 }
 
 const faultBatch = "10"
 
 func newFaultBed(t *testing.T, s *faulttest.Server) *faultBed {
 	b := &faultBed{s: s, base: time.Now().Add(-time.Minute).UTC().Truncate(time.Second)}
-	b.e, b.baseURL = s.NewDB(t), ""
+	b.e = s.NewDB(t)
 	ref := s.NewDB(t)
 	b.e.SeedMix(t, 240, b.base)
 	ref.SeedMix(t, 240, b.base)
@@ -99,7 +100,7 @@ type faultCase struct {
 
 func faultCases(s *faulttest.Server) []faultCase {
 	third := func(b *faultBed, pattern string, fn func(c *faultproxy.Conn) faultproxy.Verdict) {
-		b.proxy.On(pattern, 3, fn)
+		b.proxy.On(pattern, 3, func(c *faultproxy.Conn) faultproxy.Verdict { b.fired.Store(true); return fn(c) })
 	}
 	var hogged *faulttest.Hog
 	var unlock func()
@@ -142,16 +143,14 @@ func faultCases(s *faulttest.Server) []faultCase {
 			}, fails: s.TimedOut, after: func(*testing.T, *faultBed) { unlock() }},
 		{name: "server full for a while", inject: func(t *testing.T, b *faultBed) {
 			third(b, "COMMIT", func(c *faultproxy.Conn) faultproxy.Verdict {
-				s.Kill(t, c.ServerID())
-				h := faulttest.Fill(t, s, s.Full)
+				h := s.FillInstead(t, b.proxy, c)
 				time.AfterFunc(time.Second, h.Release)
 				return faultproxy.Forward
 			})
 		}},
 		{name: "server full beyond the retry budget", args: []string{"--retries", "1"}, inject: func(t *testing.T, b *faultBed) {
 			third(b, "COMMIT", func(c *faultproxy.Conn) faultproxy.Verdict {
-				s.Kill(t, c.ServerID())
-				hogged = faulttest.Fill(t, s, s.Full)
+				hogged = s.FillInstead(t, b.proxy, c)
 				return faultproxy.Forward
 			})
 		}, fails: s.Full, after: func(*testing.T, *faultBed) { hogged.Release() }},
@@ -182,6 +181,9 @@ func TestFaults(t *testing.T) {
 					fc.inject(t, b)
 					r := b.run(t, url, fc.args...)
 					t.Logf("exit %d, %d commits; stderr:\n%s", r.code, len(b.proxy.Seen("COMMIT")), r.stderr)
+					if fc.url == nil {
+						require.True(t, b.fired.Load(), "the fault was injected")
+					}
 					if fc.fails == "" {
 						require.Equal(t, 0, r.code, "the run finishes despite the fault:\n%s", r.stderr)
 						b.finish(t)

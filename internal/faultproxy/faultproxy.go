@@ -349,6 +349,9 @@ func (p *Proxy) fromServer(c *Conn) {
 			}
 		}
 		if err != nil {
+			// A paused network carries no close either: the client
+			// learns of it once the pause ends.
+			p.wait()
 			return
 		}
 	}

@@ -137,7 +137,7 @@ func waitGone(t *testing.T, db *sqlx.DB, q string, id int64) {
 }
 
 // Hog holds every connection the server still takes, until released.
-type Hog struct{ conns []*sqlx.DB }
+type Hog struct{ Conns []*sqlx.DB }
 
 // Fill opens connections until the server refuses one with an error
 // holding want, and holds them.
@@ -153,7 +153,7 @@ func Fill(t *testing.T, s *Server, want string) *Hog {
 			db.Close()
 			return h
 		}
-		h.conns = append(h.conns, db)
+		h.Conns = append(h.Conns, db)
 	}
 	t.Fatal("the server never refused a connection")
 	return nil
@@ -161,7 +161,7 @@ func Fill(t *testing.T, s *Server, want string) *Hog {
 
 // Release closes the connections held.
 func (h *Hog) Release() {
-	for _, db := range h.conns {
+	for _, db := range h.Conns {
 		db.Close()
 	}
 }
@@ -197,4 +197,14 @@ func WaitFor(t *testing.T, what string, cond func() bool) {
 func LastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
+}
+
+// FillInstead ends c's session and fills the server, c's slot included,
+// while the proxy is paused, so that the client learns of the loss only
+// once the server is full (else it would reconnect into the freed slot).
+func (s *Server) FillInstead(t *testing.T, p *faultproxy.Proxy, c *faultproxy.Conn) *Hog {
+	p.Pause()
+	defer p.Resume()
+	s.Kill(t, c.ServerID())
+	return Fill(t, s, s.Full)
 }
