@@ -26,14 +26,14 @@ import (
 
 // faultBed is one fault test's database, its reference, and the proxy.
 type faultBed struct {
-	s       *faulttest.Server
-	e       *sqlstoretest.Env
-	want    map[string][]int64 // what an uninterrupted run leaves
-	proxy   *faultproxy.Proxy
-	base    time.Time
-	lockTo  int64 // the server id of the lock's connection, once taken
-	lockMu  sync.Mutex
-	fired   atomic.Bool // the fault was injected
+	s      *faulttest.Server
+	e      *sqlstoretest.Env
+	want   map[string][]int64 // what an uninterrupted run leaves
+	proxy  *faultproxy.Proxy
+	base   time.Time
+	lockTo int64 // the server id of the lock's connection, once taken
+	lockMu sync.Mutex
+	fired  atomic.Bool // the fault was injected
 }
 
 const faultBatch = "10"

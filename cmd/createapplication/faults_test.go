@@ -106,4 +106,3 @@ func TestFaults(t *testing.T) {
 		})
 	}
 }
-
