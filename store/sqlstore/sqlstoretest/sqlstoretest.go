@@ -243,12 +243,13 @@ func NewEmptySQLite(t testing.TB) string {
 	return path
 }
 
-func newSQLite(t testing.TB, l Layout) *Env {
-	path := filepath.Join(t.TempDir(), "db.sqlite3")
-	raw, err := sqlx.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)")
-	require.NoError(t, err)
-	raw.SetMaxOpenConns(1)
-	t.Cleanup(func() { raw.Close() })
+func newSQLite(t testing.TB, l Layout) *Env { return NewSQLiteIn(t, t.TempDir(), l) }
+
+// NewSQLiteIn makes db.sqlite3 in folder dir with layout l's tables (not
+// opening a Store on it).
+func NewSQLiteIn(t testing.TB, dir string, l Layout) *Env {
+	e := OpenSQLite(t, filepath.Join(dir, "db.sqlite3"), l)
+	raw := e.DB
 	for _, stmt := range strings.Split(readSchema(t, sqlstore.DialectSQLite, l), ";\n") {
 		if strings.TrimSpace(stripComments(stmt)) == "" {
 			continue
@@ -256,7 +257,17 @@ func newSQLite(t testing.TB, l Layout) *Env {
 		_, err := raw.Exec(stmt)
 		require.NoError(t, err, stmt)
 	}
-	return &Env{Dialect: sqlstore.DialectSQLite, Layout: l, URL: "sqlite:" + path, DB: raw}
+	return e
+}
+
+// OpenSQLite is an Env (with no Store) on the SQLite file at path, of
+// layout l.
+func OpenSQLite(t testing.TB, path string, l Layout) *Env {
+	raw, err := sqlx.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)")
+	require.NoError(t, err)
+	raw.SetMaxOpenConns(1)
+	t.Cleanup(func() { raw.Close() })
+	return &Env{Dialect: sqlstore.DialectSQLite, Layout: l, URL: "sqlite:" + path, DB: raw, seq: new(atomic.Int64)}
 }
 
 func stripComments(s string) string {
