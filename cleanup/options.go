@@ -55,13 +55,19 @@ type Options struct {
 
 	// Lock decides what happens when another cleaner works on the same
 	// tables: LockSkip (the default) returns ErrLocked at once, LockWait
-	// waits for it, LockNone takes no lock.
+	// waits for it, LockNone takes no lock. A run that holds the lock
+	// fences every batch by it (store.DeleteBatchParams.Lock): a batch
+	// commits only while the lock is held. A lost lock (its connection
+	// killed, the server restarted) is taken again, without waiting, if
+	// no other run took it meanwhile, and the run goes on (at most Retries
+	// times a run); if another run holds it, the run stops with an error
+	// matching store.ErrLockLost.
 	Lock LockPolicy
 	// Retries is how often a batch that failed with a transient error
 	// (store.ErrTransient: serialization failure, deadlock, lock or
-	// statement timeout, dropped connection, busy SQLite) is tried again;
-	// 0 means DefaultRetries (so that options left unset are safe), and
-	// NoRetries none.
+	// statement timeout, dropped connection, a server restarting or full,
+	// busy SQLite) is tried again; 0 means DefaultRetries (so that options
+	// left unset are safe), and NoRetries none.
 	Retries int
 	// RetryBackoff is the first pause before a retry, doubled each time up
 	// to 30 times as long; 0 means DefaultRetryBackoff.

@@ -59,7 +59,7 @@ type result struct {
 func main() {
 	dbKind := flag.String("db", "postgres", "database: postgres, sqlite or mysql")
 	ns := flag.String("n", "100000,1000000", "comma-separated numbers of access tokens to seed")
-	order := flag.String("order", "a,c,c,a", "variants to run, in this order (each on a fresh copy): a (oauthkit), a2 (oauthkit with 2 workers), b (DOT's pattern), c (floor), a-id (oauthkit walking by primary key)")
+	order := flag.String("order", "a,c,c,a", "variants to run, in this order (each on a fresh copy): a (oauthkit), a2 (oauthkit with 2 workers), b (DOT's pattern), c (floor), a-id (oauthkit walking by primary key), a-lock (oauthkit holding the single-runner lock, every batch fenced by it)")
 	pg := flag.String("postgres", envOr("OAUTHKIT_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"), "PostgreSQL URL (a database where the user may create schemas)")
 	my := flag.String("mysql", envOr("OAUTHKIT_TEST_MYSQL", "mysql://root@127.0.0.1:3306/test"), "MySQL/MariaDB URL (a user who may create databases)")
 	dir := flag.String("dir", os.TempDir(), "folder for the SQLite copies")
@@ -251,7 +251,7 @@ func runChild(v, u string, now time.Time) error {
 	start := time.Now()
 	var steps []stepTime
 	switch v {
-	case "a", "a2", "a-id":
+	case "a", "a2", "a-id", "a-lock":
 		var opts []sqlstore.Option
 		if v == "a-id" {
 			opts = append(opts, sqlstore.WalkByPrimaryKey())
@@ -261,8 +261,11 @@ func runChild(v, u string, now time.Time) error {
 			return err
 		}
 		o := cleanup.Options{Store: st, Rules: cleanup.RulesDOT33, RefreshTokenExpire: expire, BatchSize: batchSize, Now: now, Lock: cleanup.LockNone}
-		if v == "a2" {
+		switch v {
+		case "a2":
 			o.Workers = 2
+		case "a-lock":
+			o.Lock = cleanup.LockSkip
 		}
 		rep, err := cleanup.Clear(ctx, o)
 		if err != nil {
