@@ -34,14 +34,20 @@ type faultBed struct {
 	lockTo int64 // the server id of the lock's connection, once taken
 	lockMu sync.Mutex
 	fired  atomic.Bool // the fault was injected
+	// settings are the rules of the layout's DOT.
+	settings []string
 }
 
 const faultBatch = "10"
 
-func newFaultBed(t *testing.T, s *faulttest.Server) *faultBed {
+func newFaultBed(t *testing.T, s *faulttest.Server, l sqlstoretest.Layout) *faultBed {
 	b := &faultBed{s: s, base: time.Now().Add(-time.Minute).UTC().Truncate(time.Second)}
-	b.e = s.NewDB(t)
-	ref := s.NewDB(t)
+	b.settings = settings34
+	if !l.AtLeast(sqlstoretest.DOT341) {
+		b.settings = []string{"CLEARTOKENS_RULES=dot-3.3", "REFRESH_TOKEN_EXPIRE_SECONDS=86400"}
+	}
+	b.e = s.NewDB(t, l)
+	ref := s.NewDB(t, l)
 	b.e.SeedMix(t, 240, b.base)
 	ref.SeedMix(t, 240, b.base)
 	require.Equal(t, ref.Snapshot(t), b.e.Snapshot(t), "identical copies")
@@ -70,7 +76,7 @@ func (b *faultBed) through(u string) string {
 func (b *faultBed) run(t *testing.T, url string, args ...string) result {
 	t.Helper()
 	args = append([]string{"--batch-size", faultBatch, "--before", b.base.Format(time.RFC3339)}, args...)
-	return runCmd(t, t.TempDir(), append([]string{"DATABASE_URL=" + url}, settings34...), args...)
+	return runCmd(t, t.TempDir(), append([]string{"DATABASE_URL=" + url}, b.settings...), args...)
 }
 
 func (b *faultBed) lockConn() int64 {
@@ -158,47 +164,49 @@ func faultCases(s *faulttest.Server) []faultCase {
 }
 
 func TestFaults(t *testing.T) {
-	for _, mk := range faulttest.Servers {
-		t.Run("", func(t *testing.T) {
+	for _, k := range faulttest.Kinds {
+		t.Run(k.Name, func(t *testing.T) {
 			t.Parallel()
-			s := mk(t)
+			s := k.Start(t)
 			for _, fc := range faultCases(s) {
-				t.Run(s.Name+"/"+fc.name, func(t *testing.T) {
-					b := newFaultBed(t, s)
-					url := b.through(b.e.URL)
-					if fc.url != nil {
-						url = fc.url(t, b)
-					}
-					// The fault is undone before the rerun, or when the case
-					// ends early, so that the next case has a server.
-					var once sync.Once
-					undo := func() {
-						if fc.after != nil {
-							once.Do(func() { fc.after(t, b) })
+				for _, l := range []sqlstoretest.Layout{sqlstoretest.DOT301, sqlstoretest.DOT341} {
+					t.Run("dot-"+string(l)+"/"+fc.name, func(t *testing.T) {
+						b := newFaultBed(t, s, l)
+						url := b.through(b.e.URL)
+						if fc.url != nil {
+							url = fc.url(t, b)
 						}
-					}
-					t.Cleanup(undo)
-					fc.inject(t, b)
-					r := b.run(t, url, fc.args...)
-					t.Logf("exit %d, %d commits; stderr:\n%s", r.code, len(b.proxy.Seen("COMMIT")), r.stderr)
-					if fc.url == nil {
-						require.True(t, b.fired.Load(), "the fault was injected")
-					}
-					if fc.fails == "" {
-						require.Equal(t, 0, r.code, "the run finishes despite the fault:\n%s", r.stderr)
+						// The fault is undone before the rerun, or when the case
+						// ends early, so that the next case has a server.
+						var once sync.Once
+						undo := func() {
+							if fc.after != nil {
+								once.Do(func() { fc.after(t, b) })
+							}
+						}
+						t.Cleanup(undo)
+						fc.inject(t, b)
+						r := b.run(t, url, fc.args...)
+						t.Logf("exit %d, %d commits; stderr:\n%s", r.code, len(b.proxy.Seen("COMMIT")), r.stderr)
+						if fc.url == nil {
+							require.True(t, b.fired.Load(), "the fault was injected")
+						}
+						if fc.fails == "" {
+							require.Equal(t, 0, r.code, "the run finishes despite the fault:\n%s", r.stderr)
+							b.finish(t)
+							return
+						}
+						require.Equal(t, 1, r.code, r.stderr)
+						assert.Contains(t, strings.ToLower(faulttest.LastLine(r.stderr)), strings.ToLower(fc.fails), "the last line names the fault")
+						undo()
+						b.e.AssertNoDanglingKeys(t)
+						r = b.run(t, b.through(b.e.URL))
+						require.Equal(t, 0, r.code, "the rerun finishes the work:\n%s", r.stderr)
 						b.finish(t)
-						return
-					}
-					require.Equal(t, 1, r.code, r.stderr)
-					assert.Contains(t, strings.ToLower(faulttest.LastLine(r.stderr)), strings.ToLower(fc.fails), "the last line names the fault")
-					undo()
-					b.e.AssertNoDanglingKeys(t)
-					r = b.run(t, b.through(b.e.URL))
-					require.Equal(t, 0, r.code, "the rerun finishes the work:\n%s", r.stderr)
-					b.finish(t)
-				})
+					})
+				}
 			}
-			t.Run(s.Name+"/lock connection's session killed while another run waits", func(t *testing.T) { lostLockWithAWaiter(t, s) })
+			t.Run("lock connection's session killed while another run waits", func(t *testing.T) { lostLockWithAWaiter(t, s) })
 		})
 	}
 }
@@ -209,12 +217,12 @@ func TestFaults(t *testing.T) {
 // back, and the run stops (another run holds the lock now). The two runs
 // never commit in the same interval.
 func lostLockWithAWaiter(t *testing.T, s *faulttest.Server) {
-	b := newFaultBed(t, s)
+	b := newFaultBed(t, s, sqlstoretest.DOT341)
 	pb := s.Proxy(t)
 	pb.Watch("COMMIT")
 	pb.Watch(s.LockedStatement)
 	pb.Watch(s.LockStatement)
-	env := append([]string{"DATABASE_URL=" + s.Through(b.e.URL, pb.Port())}, settings34...)
+	env := append([]string{"DATABASE_URL=" + s.Through(b.e.URL, pb.Port())}, b.settings...)
 	waiter := exec.Command(binary, "--wait", "--batch-size", faultBatch, "--before", b.base.Format(time.RFC3339))
 	waiter.Env = env
 	var waiterOut, waiterErr strings.Builder

@@ -19,15 +19,16 @@ import (
 	"github.com/oauthkit/oauthkit/internal/faultproxy"
 	"github.com/oauthkit/oauthkit/internal/faulttest"
 	"github.com/oauthkit/oauthkit/internal/testcmd"
+	"github.com/oauthkit/oauthkit/store/sqlstore/sqlstoretest"
 )
 
 var printedSecret = regexp.MustCompile(`(?m)^client_secret: (\S+)$`)
 
 func TestFaults(t *testing.T) {
-	for _, mk := range faulttest.Servers {
-		t.Run("", func(t *testing.T) {
+	for _, k := range faulttest.Kinds {
+		t.Run(k.Name, func(t *testing.T) {
 			t.Parallel()
-			s := mk(t)
+			s := k.Start(t)
 			var hogged *faulttest.Hog
 			for _, fc := range []struct {
 				name   string
@@ -68,8 +69,8 @@ func TestFaults(t *testing.T) {
 					return faultproxy.Drop
 				}, fails: s.Full, after: func(*testing.T) { hogged.Release() }},
 			} {
-				t.Run(s.Name+"/"+fc.name, func(t *testing.T) {
-					e := s.NewDB(t)
+				t.Run(fc.name, func(t *testing.T) {
+					e := s.NewDB(t, sqlstoretest.DOT341)
 					p := s.Proxy(t)
 					var once sync.Once
 					undo := func() {

@@ -23,9 +23,9 @@ type Server struct {
 	Name  string
 	Proto faultproxy.Protocol
 	Port  int
-	// NewDB makes a database with DOT 3.4.1's tables; Admin opens a
-	// handle on the server's own database.
-	NewDB func(t *testing.T) *sqlstoretest.Env
+	// NewDB makes a database with layout l's tables; Admin opens a handle
+	// on the server's own database.
+	NewDB func(t testing.TB, l sqlstoretest.Layout) *sqlstoretest.Env
 	Admin func(t *testing.T) *sqlx.DB
 	// Kill ends one connection's session on the server, and returns once
 	// it is gone.
@@ -60,7 +60,7 @@ func Postgres(t *testing.T) *Server {
 	a := admin(t)
 	return &Server{
 		Name: "postgres", Proto: faultproxy.Postgres, Port: c.Port,
-		NewDB: func(t *testing.T) *sqlstoretest.Env { return c.NewDatabase(t, sqlstoretest.DOT341) },
+		NewDB: c.NewDatabase,
 		Admin: admin,
 		Kill: func(t *testing.T, pid int64) {
 			_, err := a.Exec(`SELECT pg_terminate_backend($1)`, pid)
@@ -94,7 +94,7 @@ func MySQL(t *testing.T) *Server {
 	a := n.DB(t, "mysql")
 	return &Server{
 		Name: "mysql", Proto: faultproxy.MySQL, Port: n.Port,
-		NewDB: func(t *testing.T) *sqlstoretest.Env { return n.NewDatabase(t, sqlstoretest.DOT341) },
+		NewDB: n.NewDatabase,
 		Admin: func(t *testing.T) *sqlx.DB { return n.DB(t, "mysql") },
 		Kill: func(t *testing.T, id int64) {
 			_, err := a.Exec(fmt.Sprintf(`KILL CONNECTION %d`, id))
@@ -166,8 +166,14 @@ func (h *Hog) Release() {
 	}
 }
 
-// Servers makes each kind of private server.
-var Servers = []func(*testing.T) *Server{Postgres, MySQL}
+// Kind is a kind of private server, by name.
+type Kind struct {
+	Name  string
+	Start func(*testing.T) *Server
+}
+
+// Kinds are the private servers a fault test runs on.
+var Kinds = []Kind{{"postgres", Postgres}, {"mysql", MySQL}}
 
 // Through is URL u (of server s) with port's for the server's.
 func (s *Server) Through(u string, port int) string {
