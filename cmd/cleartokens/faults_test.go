@@ -21,6 +21,7 @@ import (
 
 	"github.com/oauthkit/oauthkit/internal/faultproxy"
 	"github.com/oauthkit/oauthkit/internal/faulttest"
+	"github.com/oauthkit/oauthkit/internal/testcmd"
 	"github.com/oauthkit/oauthkit/store/sqlstore/sqlstoretest"
 )
 
@@ -255,4 +256,35 @@ func lostLockWithAWaiter(t *testing.T, s *faulttest.Server) {
 	}
 	t.Logf("first run: %d commits; waiter: %d commits", len(b.proxy.Seen("COMMIT")), len(pb.Seen("COMMIT")))
 	b.finish(t)
+}
+
+// On a stalled network lib/pq cancels a statement only when the network
+// is back (it sends PostgreSQL's cancel request and waits for the
+// answer), so the run waits out the stall in one attempt; pgx closes the
+// connection at the deadline, so the run built on it gives up at every
+// --statement-timeout and tries again until the network is back. Both
+// finish with the rows of an uninterrupted run.
+func TestStallOnPgx(t *testing.T) {
+	t.Parallel()
+	s := faulttest.Postgres(t)
+	pgxBinary, cleanup := testcmd.BuildTags("cleartokens", ".", "oauthkit_pgx")
+	t.Cleanup(cleanup)
+	retries := map[string]int{}
+	for name, bin := range map[string]string{"lib/pq": binary, "pgx": pgxBinary} {
+		b := newFaultBed(t, s, sqlstoretest.DOT341)
+		b.proxy.On("COMMIT", 3, func(*faultproxy.Conn) faultproxy.Verdict {
+			b.proxy.Pause()
+			time.Sleep(5 * time.Second)
+			b.proxy.Resume()
+			return faultproxy.Forward
+		})
+		args := []string{"--batch-size", faultBatch, "--before", b.base.Format(time.RFC3339), "--statement-timeout", "1s"}
+		r := testcmd.Run(t, bin, t.TempDir(), append([]string{"DATABASE_URL=" + b.through(b.e.URL)}, b.settings...), "", args...)
+		require.Equal(t, 0, r.Code, "%s: %s", name, r.Stderr)
+		b.finish(t)
+		retries[name] = strings.Count(r.Stderr, "batch failed, retrying")
+		t.Logf("%s: %d retries:\n%s", name, retries[name], r.Stderr)
+	}
+	assert.LessOrEqual(t, retries["lib/pq"], 1, "lib/pq waits out the stall in one attempt")
+	assert.GreaterOrEqual(t, retries["pgx"], 2, "pgx gives up at each deadline")
 }
