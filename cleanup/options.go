@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -146,11 +147,11 @@ func ParseKinds(s string) ([]Kind, error) {
 			kinds = append(kinds, k)
 		case "":
 		default:
-			return nil, fmt.Errorf("token kind %q: want access, refresh, idtoken, grant or par: %w", k, ErrInvalidOptions)
+			return nil, &OptionError{Field: "Options.Only", Value: strconvQuote(string(k)), Problem: "is not a token kind: want access, refresh, idtoken, grant or par"}
 		}
 	}
 	if len(kinds) == 0 {
-		return nil, fmt.Errorf("no token kind in %q: %w", s, ErrInvalidOptions)
+		return nil, &OptionError{Field: "Options.Only", Value: strconvQuote(s), Problem: "names no token kind"}
 	}
 	return kinds, nil
 }
@@ -267,6 +268,10 @@ func (e *OptionError) Error() string {
 func (e *OptionError) Is(target error) bool {
 	return target == ErrInvalidOptions || (e.sentinel != nil && target == e.sentinel)
 }
+
+// strconvQuote shows a value given as text quoted, so that spaces and
+// an empty string show.
+func strconvQuote(s string) string { return strconv.Quote(s) }
 
 func joinKinds(kinds []Kind) string {
 	s := make([]string, len(kinds))

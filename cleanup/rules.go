@@ -31,7 +31,7 @@ func ParseRules(s string) (Rules, error) {
 	case RulesDOT33, RulesDOT34:
 		return r, nil
 	}
-	return "", fmt.Errorf("rules %q: want auto, dot-3.3 or dot-3.4: %w", s, ErrInvalidOptions)
+	return "", &OptionError{Field: "Options.Rules", Value: strconvQuote(s), Problem: "want auto, dot-3.3 or dot-3.4"}
 }
 
 // resolveRules turns RulesAuto into a rule set by reading django_migrations.

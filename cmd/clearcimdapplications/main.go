@@ -83,6 +83,7 @@ Exit status: 0 success (also when another run holds the lock), 1 failure
 	if done {
 		return code
 	}
+	out.JSONResult = f.asJSON
 	settings, err := settingValues.Load(fs, getenv, f.common.Settings)
 	if err != nil {
 		return out.Error(err, f.common.Traceback)
@@ -103,7 +104,8 @@ Exit status: 0 success (also when another run holds the lock), 1 failure
 	ctx, stop := cli.SignalContext()
 	defer stop()
 	dbURL, _ := settings.Get("DATABASE_URL")
-	st, err := cli.OpenStore(ctx, cli.OpenParams{URL: dbURL, SkipCheck: f.common.SkipChecks, Tables: f.tables, LockLease: f.lockLease})
+	st, err := cli.OpenStore(ctx, cli.OpenParams{URL: dbURL, SkipCheck: f.common.SkipChecks, Tables: f.tables, LockLease: f.lockLease,
+		Notice: func(msg string) { out.Info("clearcimdapplications: " + msg) }})
 	if err != nil {
 		return out.Error(err, f.common.Traceback)
 	}

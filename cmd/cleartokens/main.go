@@ -93,11 +93,14 @@ func (f *flags) apply(o *cleanup.Options) error {
 		o.Retries = f.retries
 	}
 	o.StatementTimeout, o.MaxDuration, o.DryRun, o.KeepIfYounger = f.statementTimeout, f.maxDuration, f.dry, f.keepIfYounger
+	if f.workers == 0 {
+		return cli.Usagef("--workers 0: want at least 1")
+	}
 	o.MaxReplicaLag, o.Workers = f.maxReplicaLag, f.workers
 	if f.only != "" {
 		kinds, err := cleanup.ParseKinds(f.only)
 		if err != nil {
-			return cli.UsageError{Err: fmt.Errorf("--only: %w", err)}
+			return usage(err)
 		}
 		o.Only = kinds
 	}
@@ -169,6 +172,7 @@ SIGINT or SIGTERM stops after the current batch and prints what was done.
 	if done {
 		return code
 	}
+	out.JSONLog, out.JSONResult = f.logFormat == "json", f.asJSON
 	settings, err := settingValues.Load(fs, getenv, f.common.Settings)
 	if err != nil {
 		return out.Error(err, f.common.Traceback)
@@ -212,7 +216,8 @@ SIGINT or SIGTERM stops after the current batch and prints what was done.
 	if err != nil {
 		return out.Error(err, f.common.Traceback)
 	}
-	st, err := cli.OpenStore(ctx, cli.OpenParams{URL: dbURL, CreateSchema: f.createSchema, SkipCheck: f.common.SkipChecks, Tables: f.tables, LockLease: f.lockLease})
+	st, err := cli.OpenStore(ctx, cli.OpenParams{URL: dbURL, CreateSchema: f.createSchema, SkipCheck: f.common.SkipChecks, Tables: f.tables, LockLease: f.lockLease,
+		Notice: func(msg string) { out.Info("cleartokens: " + msg) }})
 	if err != nil {
 		return out.Error(err, f.common.Traceback)
 	}
@@ -244,12 +249,27 @@ SIGINT or SIGTERM stops after the current batch and prints what was done.
 			logger.Info("serving metrics", "url", "http://"+srv.Addr()+"/metrics")
 		}
 		// A long-lived process: log each run, keep going after failures.
+		// A warning is said once per process, not at every run.
+		warned := map[string]bool{}
 		err := cleanup.RunEvery(ctx, f.every, opts, func(rep cleanup.Report, err error) {
 			bars.done()
 			if werr := record(rep, err); werr != nil {
 				logger.Error("cannot write the metrics file", "error", werr.Error())
 			}
+			if errors.Is(err, cleanup.ErrInterrupted) {
+				// A signal: a clean stop after a whole batch, not a failure.
+				logger.Info("stopping: signal received; stopped after a whole batch", "deleted", rep.Deleted())
+				return
+			}
 			logRun(logger, rep, err)
+			fresh := rep.Warnings[:0:0]
+			for _, w := range rep.Warnings {
+				if !warned[w] {
+					warned[w] = true
+					fresh = append(fresh, w)
+				}
+			}
+			rep.Warnings = fresh
 			if err == nil {
 				report(out, rep, f.common.Verbosity, f.asJSON)
 			}
@@ -306,6 +326,7 @@ var optionNames = map[string]string{
 	"Options.KeepIfYounger":           "--keep-if-younger",
 	"Options.Now":                     "--before",
 	"Options.StatementTimeout":        "--statement-timeout",
+	"Options.Only":                    "--only",
 	"interval":                        "--every",
 }
 

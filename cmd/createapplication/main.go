@@ -98,6 +98,7 @@ Flags:
 	if stop {
 		return code
 	}
+	out.JSONResult = o.asJSON
 	if len(positional) < 2 {
 		missing := []string{"client_type", "authorization_grant_type"}[len(positional):]
 		return out.Error(cli.Usagef("the following arguments are required: %s", strings.Join(missing, ", ")), false)
@@ -122,7 +123,8 @@ Flags:
 	}
 
 	ctx := context.Background()
-	st, err := cli.OpenStore(ctx, cli.OpenParams{URL: dbURL, CreateSchema: o.createSchema, SkipCheck: o.common.SkipChecks, Tables: o.tables})
+	st, err := cli.OpenStore(ctx, cli.OpenParams{URL: dbURL, CreateSchema: o.createSchema, SkipCheck: o.common.SkipChecks, Tables: o.tables,
+		Notice: func(msg string) { out.Info("createapplication: " + msg) }})
 	if err != nil {
 		return out.Error(err, o.common.Traceback)
 	}
@@ -132,6 +134,12 @@ Flags:
 	created, err := application.CreateApplication(ctx, spec)
 	var ve *application.ValidationError
 	if errors.As(err, &ve) {
+		if o.asJSON {
+			json.NewEncoder(stdout).Encode(struct { //nolint:errcheck // nothing to do if stdout is gone
+				Errors []application.FieldError `json:"errors"`
+				Exit   int                      `json:"exit"`
+			}{ve.Errors, cli.ExitFailure})
+		}
 		// DOT prints these on stdout and exits 0; a script needs to know.
 		out.Info(out.Red("Please correct the following errors:"))
 		for _, fe := range ve.Errors {

@@ -6,11 +6,14 @@ package cli
 
 import (
 	"bufio"
+	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"regexp"
 	"runtime/debug"
@@ -238,6 +241,23 @@ type Output struct {
 	// ColorOut and ColorErr say whether to colour what goes to each stream.
 	ColorOut, ColorErr bool
 	Prog               string
+	// JSONLog (--log-format json) makes every line on stderr a JSON
+	// record, as log/slog's JSON handler writes them: warnings and errors
+	// too, so a log collector reads one format.
+	JSONLog bool
+	// JSONResult (--json) also writes an error as one JSON object on
+	// stdout ({"error": …, "exit": N}), so a script reading stdout gets
+	// an object whatever happened.
+	JSONResult bool
+	log        *slog.Logger
+}
+
+// record writes one JSON record on stderr.
+func (o *Output) record(level slog.Level, msg string, args ...any) {
+	if o.log == nil {
+		o.log = slog.New(slog.NewJSONHandler(o.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	o.log.Log(context.Background(), level, msg, args...)
 }
 
 // IsTerminal reports whether w is a terminal (not merely a character
@@ -276,23 +296,47 @@ func (o *Output) Red(s string) string { return paint(o.ColorErr, "31", s) }
 func (o *Output) Success(s string) { fmt.Fprintln(o.Stdout, paint(o.ColorOut, "32", s)) }
 
 // Warn prints a warning on stderr (yellow on a terminal).
-func (o *Output) Warn(s string) { fmt.Fprintln(o.Stderr, paint(o.ColorErr, "33", "Warning: "+s)) }
+func (o *Output) Warn(s string) {
+	if o.JSONLog {
+		o.record(slog.LevelWarn, s)
+		return
+	}
+	fmt.Fprintln(o.Stderr, paint(o.ColorErr, "33", "Warning: "+s))
+}
 
 // Info prints a diagnostic on stderr.
-func (o *Output) Info(s string) { fmt.Fprintln(o.Stderr, s) }
+func (o *Output) Info(s string) {
+	if o.JSONLog {
+		o.record(slog.LevelInfo, s)
+		return
+	}
+	fmt.Fprintln(o.Stderr, s)
+}
 
 // Error prints err as one line on stderr (red on a terminal), or with
 // traceback every cause on its own line, and returns the exit status.
 func (o *Output) Error(err error, traceback bool) int {
-	fmt.Fprintln(o.Stderr, o.Red(o.Prog+": error: "+err.Error()+hint(err)))
+	code := ExitFailure
+	var ue UsageError
+	if errors.As(err, &ue) {
+		code = ExitUsage
+	}
+	msg := err.Error() + hint(err)
+	if o.JSONResult {
+		json.NewEncoder(o.Stdout).Encode(struct { //nolint:errcheck // nothing to do if stdout is gone
+			Error string `json:"error"`
+			Exit  int    `json:"exit"`
+		}{msg, code})
+	}
+	if o.JSONLog {
+		o.record(slog.LevelError, o.Prog+": error: "+msg, "exit", code)
+		return code
+	}
+	fmt.Fprintln(o.Stderr, o.Red(o.Prog+": error: "+msg))
 	if traceback {
 		printCauses(o.Stderr, err, "  ")
 	}
-	var ue UsageError
-	if errors.As(err, &ue) {
-		return ExitUsage
-	}
-	return ExitFailure
+	return code
 }
 
 // printCauses walks the whole tree of wrapped errors, single (%w) and

@@ -49,6 +49,10 @@ func Parse(fs *flag.FlagSet, args []string, stdout io.Writer) ([]string, error) 
 			if i+1 >= len(args) {
 				return nil, Usagef("%s needs a value%s (see --help)", optionText(arg), metavarHint(f))
 			}
+			if next := args[i+1]; isOption(fs, next) {
+				// "--every --dry-run": the value was forgotten, not "--dry-run".
+				return nil, Usagef("%s needs a value%s, not the option %s (give --%s=VALUE for a value that starts with -)", optionText(arg), metavarHint(f), next, name)
+			}
 			i++
 			value = args[i]
 		}
@@ -160,4 +164,18 @@ func valueError(arg string, f *flag.Flag, value string, err error) error {
 		}
 	}
 	return fmt.Errorf("%s %q: %s (see --help)", opt, value, want)
+}
+
+// isOption reports whether arg names one of fs's options (a negative
+// number or a lone "-" does not).
+func isOption(fs *flag.FlagSet, arg string) bool {
+	if len(arg) < 2 || arg[0] != '-' {
+		return false
+	}
+	typed, _, _ := splitOption(fs, arg)
+	if wantsHelp(fs, typed) {
+		return true
+	}
+	_, err := resolve(fs, arg, typed)
+	return err == nil
 }

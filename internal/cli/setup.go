@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -111,6 +112,11 @@ type OpenParams struct {
 	Tables    store.Tables
 	// LockLease is the lease of the Galera lock (0: the default).
 	LockLease time.Duration
+	// Notice, when set, is told which database is used when none was
+	// named, and whether it was just created: a line to show at every
+	// verbosity, so that a cron job that forgot DATABASE_URL does not
+	// "succeed" on an empty file unseen.
+	Notice func(msg string)
 }
 
 // OpenStore opens the database, creates the schema where asked, and checks
@@ -121,14 +127,21 @@ type OpenParams struct {
 // UsageError.
 func OpenStore(ctx context.Context, p OpenParams) (*sqlstore.Store, error) {
 	url, create := p.URL, p.CreateSchema
+	notice := ""
 	if url == "" {
 		url = DefaultDatabaseURL
 		ds, err := sqlstore.ParseURL(url)
 		if err != nil {
 			return nil, err
 		}
+		where := ds.Path
+		if abs, err := filepath.Abs(ds.Path); err == nil {
+			where = abs
+		}
+		notice = "no DATABASE_URL given: using the embedded default " + url + " (" + where + ")"
 		if _, err := os.Stat(ds.Path); errors.Is(err, fs.ErrNotExist) && p.Tables == (store.Tables{}) {
 			create = true
+			notice += ", created just now with DOT 3.4.1's tables"
 		}
 	}
 	opts := []sqlstore.Option{sqlstore.WithTables(p.Tables)}
@@ -158,6 +171,9 @@ func OpenStore(ctx context.Context, p OpenParams) (*sqlstore.Store, error) {
 			st.Close()
 			return nil, err
 		}
+	}
+	if notice != "" && p.Notice != nil {
+		p.Notice(notice)
 	}
 	if !p.SkipCheck {
 		if err := st.CheckSchema(ctx); err != nil {

@@ -1,0 +1,155 @@
+package main_test
+
+// What a new user meets first: the default database said out loud, one
+// machine format per mode, --every's warnings and signals, and options
+// mistyped.
+
+import (
+	"bufio"
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/oauthkit/oauthkit/store/sqlstore"
+	"github.com/oauthkit/oauthkit/store/sqlstore/sqlstoretest"
+)
+
+// With no DATABASE_URL, stderr names the database used, and says it was
+// just created, at every verbosity (a cron mail shows it).
+func TestDefaultDatabaseIsNamed(t *testing.T) {
+	dir := t.TempDir()
+	abs := filepath.Join(dir, "db.sqlite3")
+	r := runCmd(t, dir, nil, "-v", "0")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "no DATABASE_URL given: using the embedded default sqlite:db.sqlite3 ("+abs+"), created just now")
+	r = runCmd(t, dir, nil, "-v", "0")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "using the embedded default sqlite:db.sqlite3 ("+abs+")")
+	assert.NotContains(t, r.stderr, "created")
+
+	e := sqlstoretest.New(t, sqlstore.DialectSQLite, sqlstoretest.DOT341)
+	r = runCmd(t, dir, []string{"DATABASE_URL=" + e.URL})
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.NotContains(t, r.stderr, "DATABASE_URL", "a named database needs no notice")
+}
+
+// jsonLines asserts that every line of s is one JSON object and returns them.
+func jsonLines(t *testing.T, s string) []map[string]any {
+	t.Helper()
+	var recs []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(s), "\n") {
+		if line == "" {
+			continue
+		}
+		var rec map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &rec), "not a JSON record: %q", line)
+		recs = append(recs, rec)
+	}
+	return recs
+}
+
+// Under --log-format json every line on stderr is a JSON record, the
+// warnings and the error included; under --json an error is also a JSON
+// object on stdout, with the exit status unchanged.
+func TestOneMachineFormat(t *testing.T) {
+	e := sqlstoretest.New(t, sqlstore.DialectSQLite, sqlstoretest.DOT341)
+	r := runCmd(t, t.TempDir(), []string{"DATABASE_URL=" + e.URL, "CLEARTOKENS_RULES=dot-3.4"}, "--log-format", "json", "-v", "2")
+	require.Equal(t, 0, r.code, r.stderr)
+	recs := jsonLines(t, r.stderr)
+	var levels []string
+	for _, rec := range recs {
+		levels = append(levels, rec["level"].(string))
+	}
+	assert.Contains(t, levels, "WARN", "the no-expiry warning is a record: %s", r.stderr)
+
+	bad := []string{"DATABASE_URL=sqlite:" + filepath.Join(t.TempDir(), "missing.sqlite3")}
+	r = runCmd(t, t.TempDir(), bad, "--log-format", "json")
+	require.Equal(t, 1, r.code, r.stderr)
+	recs = jsonLines(t, r.stderr)
+	require.Len(t, recs, 1)
+	assert.Equal(t, "ERROR", recs[0]["level"])
+	assert.Contains(t, recs[0]["msg"], "does not exist")
+
+	r = runCmd(t, t.TempDir(), bad, "--json")
+	require.Equal(t, 1, r.code)
+	out := jsonLines(t, r.stdout)
+	require.Len(t, out, 1)
+	assert.Contains(t, out[0]["error"], "does not exist")
+	assert.EqualValues(t, 1, out[0]["exit"])
+
+	r = runCmd(t, t.TempDir(), nil, "--json", "--batch-size", "0")
+	require.Equal(t, 2, r.code)
+	out = jsonLines(t, r.stdout)
+	require.Len(t, out, 1)
+	assert.EqualValues(t, 2, out[0]["exit"])
+}
+
+// A value forgotten is not taken from the next option; --workers 0 is
+// refused.
+func TestOptionsMistyped(t *testing.T) {
+	r := runCmd(t, t.TempDir(), nil, "--every", "--dry-run")
+	assert.Equal(t, 2, r.code)
+	assert.Contains(t, r.stderr, "--every needs a value (DURATION), not the option --dry-run")
+	r = runCmd(t, t.TempDir(), nil, "--workers", "0")
+	assert.Equal(t, 2, r.code)
+	assert.Contains(t, r.stderr, "--workers 0: want at least 1")
+	r = runCmd(t, t.TempDir(), nil, "--only", "tokens")
+	assert.Equal(t, 2, r.code)
+	assert.NotContains(t, r.stderr, "invalid cleanup options", "the library's sentinel stays out of the command's words")
+}
+
+// --every says a warning once per process, and a signal mid-run is a
+// clean stop (exit 0, no error record).
+func TestEveryWarnsOnceAndStopsCleanly(t *testing.T) {
+	e := sqlstoretest.New(t, sqlstore.DialectSQLite, sqlstoretest.DOT341)
+	e.SeedMix(t, 400, time.Now())
+	cmd := exec.Command(binary, "--every", "1s", "--log-format", "json", "-v", "3", "--batch-size", "5", "--batch-interval", "0.05")
+	cmd.Env = []string{"DATABASE_URL=" + e.URL, "CLEARTOKENS_RULES=dot-3.4"}
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	sc := bufio.NewScanner(stderr)
+	var recs []map[string]any
+	runs, batchesInThird := 0, 0
+	signalled := false
+	for sc.Scan() {
+		var rec map[string]any
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &rec), "not a JSON record: %q", sc.Text())
+		recs = append(recs, rec)
+		switch rec["msg"] {
+		case "run finished":
+			runs++
+			if runs == 2 {
+				// The next run: fresh expired tokens, so that it has batches.
+				e.SeedMix(t, 100, time.Now())
+			}
+		case "batch committed":
+			if runs == 2 {
+				batchesInThird++
+				if batchesInThird == 2 && !signalled {
+					require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+					signalled = true
+				}
+			}
+		}
+	}
+	require.NoError(t, cmd.Wait(), "a signal is a clean stop")
+	require.True(t, signalled, "the third run had batches")
+	warnings := 0
+	for _, rec := range recs {
+		assert.NotEqual(t, "ERROR", rec["level"], "%v", rec)
+		if rec["level"] == "WARN" {
+			warnings++
+		}
+	}
+	assert.Equal(t, 1, warnings, "the no-expiry warning once, not at every run")
+	last := recs[len(recs)-1]
+	assert.Contains(t, last["msg"], "stopping: signal received")
+}
