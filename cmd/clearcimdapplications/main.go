@@ -34,6 +34,14 @@ type flags struct {
 	statementTimeout, lockLease time.Duration
 }
 
+// helpGroups order --help: DOT's own option and setting, Django's common
+// options, then oauthkit's additions.
+var helpGroups = []cli.Group{
+	{Title: "DOT's options and settings", Flags: []string{"batch-size", "database-url"}},
+	cli.CommonGroup,
+	{Title: "oauthkit's additions", Flags: []string{"dry-run", "json", "wait", "no-lock", "lock-lease", "retries", "statement-timeout", "table"}},
+}
+
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	var f flags
 	fs := flag.NewFlagSet(prog, flag.ContinueOnError)
@@ -47,10 +55,8 @@ grant and no unrevoked refresh token, in batches, exactly as DOT 3.4.1's
 "manage.py clearcimdapplications" does. CIMD rows are re-created on a
 client's next request, so this only reclaims storage; run it beside
 cleartokens.
-
-Flags:
 `)
-		cli.PrintFlags(fs, w)
+		cli.PrintGroups(fs, w, helpGroups)
 		fmt.Fprintf(w, `
 Exit status: 0 success (also when another run holds the lock), 1 failure
 (database, a DOT older than 3.4, interrupted), 2 bad usage.

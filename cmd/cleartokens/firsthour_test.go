@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/oauthkit/oauthkit/internal/testcmd"
 	"github.com/oauthkit/oauthkit/store/sqlstore"
 	"github.com/oauthkit/oauthkit/store/sqlstore/sqlstoretest"
 )
@@ -152,4 +153,35 @@ func TestEveryWarnsOnceAndStopsCleanly(t *testing.T) {
 	assert.Equal(t, 1, warnings, "the no-expiry warning once, not at every run")
 	last := recs[len(recs)-1]
 	assert.Contains(t, last["msg"], "stopping: signal received")
+}
+
+// --help is grouped as DOT's argparse groups it, every flag in a group
+// (none left over), -v with --verbosity on one line, and Django options
+// that do not apply hidden (still accepted: TestDjangoCommonOptions).
+func TestHelpGrouped(t *testing.T) {
+	bins := map[string]string{"cleartokens": binary}
+	for _, name := range []string{"createapplication", "clearcimdapplications"} {
+		bin, done := testcmd.Build(name, "../"+name)
+		t.Cleanup(done)
+		bins[name] = bin
+	}
+	for name, bin := range bins {
+		r := testcmd.Run(t, bin, t.TempDir(), nil, "", "--help")
+		require.Equal(t, 0, r.Code, r.Stderr)
+		help := r.Stdout
+		assert.Contains(t, help, "Django's common options:", name)
+		assert.Contains(t, help, "\n  -v, --verbosity LEVEL\n", name)
+		assert.NotContains(t, help, "Other options", "%s: every flag is in a group", name)
+		assert.NotContains(t, help, "pythonpath", name)
+		seen := map[string]int{}
+		for _, line := range strings.Split(help, "\n") {
+			if strings.HasPrefix(line, "  --") || strings.HasPrefix(line, "  -v,") {
+				seen[strings.Fields(strings.TrimPrefix(line, "  -v,"))[0]]++
+			}
+		}
+		assert.Greater(t, len(seen), 10, name)
+		for flag, n := range seen {
+			assert.Equal(t, 1, n, "%s: %s listed once", name, flag)
+		}
+	}
 }

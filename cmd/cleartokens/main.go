@@ -31,6 +31,18 @@ var settingFlags = []cli.SettingFlag{
 	{Key: "CLEARTOKENS_RULES", Flag: "rules", Default: "auto", Help: "`RULES` to apply: auto (by django_migrations), dot-3.3 or dot-3.4"},
 }
 
+// helpGroups order --help as DOT's argparse would: DOT's settings,
+// Django's common options, then oauthkit's additions by concern.
+var helpGroups = []cli.Group{
+	{Title: "DOT's settings", Flags: []string{"database-url", "refresh-token-expire-seconds", "refresh-token-grace-period-seconds", "refresh-token-reuse-protection", "batch-size", "batch-interval", "rules"}},
+	cli.CommonGroup,
+	{Title: "What to delete (oauthkit)", Flags: []string{"dry-run", "only", "before", "keep-if-younger"}},
+	{Title: "Beside live traffic (oauthkit)", Flags: []string{"workers", "max-duration", "statement-timeout", "retries", "max-replica-lag"}},
+	{Title: "The single-runner lock (oauthkit)", Flags: []string{"wait", "no-lock", "lock-lease"}},
+	{Title: "Tables (oauthkit)", Flags: []string{"create-schema", "table"}},
+	{Title: "Output and service (oauthkit)", Flags: []string{"json", "progress", "log-format", "every", "metrics-listen", "metrics-textfile"}},
+}
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
@@ -144,10 +156,8 @@ batches, exactly as DOT's "manage.py cleartokens" does.
 
 Every setting is read from the environment variable of DOT's name, then from
 the --settings file, then from its flag (the last one found wins).
-
-Flags:
 `)
-		cli.PrintFlags(fs, w)
+		cli.PrintGroups(fs, w, helpGroups)
 		fmt.Fprintf(w, `
 Exit status: 0 success (also when another run holds the lock, or --max-duration
 stopped the run), 1 failure (database, interrupted), 2 bad usage.

@@ -47,6 +47,15 @@ type options struct {
 	tables                                store.Tables
 }
 
+// helpGroups order --help as DOT's argparse does: DOT's options, DOT's
+// settings, Django's common options, then oauthkit's additions.
+var helpGroups = []cli.Group{
+	{Title: "DOT's options", Flags: []string{"client-id", "user", "redirect-uris", "post-logout-redirect-uris", "client-secret", "name", "skip-authorization", "algorithm"}},
+	{Title: "DOT's settings", Flags: []string{"database-url", "allowed-redirect-uri-schemes", "allow-uri-wildcards", "client-secret-length"}},
+	cli.CommonGroup,
+	{Title: "oauthkit's additions", Flags: []string{"client-secret-file", "no-hash-client-secret", "oidc-rsa-private-key-file", "hasher-iterations", "if-not-exists", "json", "create-schema", "table"}},
+}
+
 func run(args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var o options
 	fs := flag.NewFlagSet("createapplication", flag.ContinueOnError)
@@ -63,10 +72,8 @@ exactly as DOT's "manage.py createapplication" does.
 Settings are read from the environment variable of DOT's name, then from the
 --settings file, then from the flag (the last one found wins). An option given
 as an empty string counts as not given.
-
-Flags:
 `, strings.Join(application.ClientTypes, " | "), strings.Join(application.GrantTypes, " | "))
-		cli.PrintFlags(fs, w)
+		cli.PrintGroups(fs, w, helpGroups)
 		fmt.Fprintf(w, "\nExit status: 0 created (or, with --if-not-exists, already there), 1 failure (validation, database), 2 bad usage.\n")
 	}
 	settingValues := cli.RegisterSettings(fs, settingFlags, oidcKeySetting)

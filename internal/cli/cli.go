@@ -364,21 +364,71 @@ func printCauses(w io.Writer, err error, indent string) {
 // PrintFlags lists fs's flags GNU-style ("--name VALUE"), as Django's help
 // does, each with its default.
 func PrintFlags(fs *flag.FlagSet, w io.Writer) {
+	fs.VisitAll(func(f *flag.Flag) { printFlag(w, f) })
+}
+
+func printFlag(w io.Writer, f *flag.Flag) {
+	dash := "--"
+	if len(f.Name) == 1 {
+		dash = "-"
+	}
+	name, usage := flag.UnquoteUsage(f)
+	line := "  " + dash + f.Name
+	if short, ok := shortOf[f.Name]; ok {
+		line = "  -" + short + ", --" + f.Name
+	}
+	if name != "" {
+		line += " " + name
+	}
+	if !strings.Contains(usage, "(default") && !isBool(f) && f.DefValue != "" && f.DefValue != "0" && f.DefValue != "0s" {
+		usage += " (default " + f.DefValue + ")"
+	}
+	fmt.Fprintf(w, "%s\n      %s\n", line, usage)
+}
+
+// Group is a titled list of flags in --help, as argparse groups them.
+type Group struct {
+	Title string
+	Flags []string
+}
+
+// CommonGroup is Django's common options, as every management command
+// has them (-v and --verbosity on one line).
+var CommonGroup = Group{"Django's common options", []string{"verbosity", "settings", "traceback", "no-color", "force-color", "skip-checks", "version"}}
+
+// shortOf gives a flag's one-letter alias, shown on its line.
+var shortOf = map[string]string{"verbosity": "v"}
+
+// hidden are flags accepted but not shown: the alias shown with its long
+// form, and Django's options that do not apply here.
+var hidden = map[string]bool{"v": true, "pythonpath": true}
+
+// PrintGroups prints fs's flags under the groups' titles, in the groups'
+// order; a flag no group names (a mistake a test catches) comes last,
+// under "Other options".
+func PrintGroups(fs *flag.FlagSet, w io.Writer, groups []Group) {
+	listed := map[string]bool{}
+	for _, g := range groups {
+		fmt.Fprintf(w, "\n%s:\n", g.Title)
+		for _, name := range g.Flags {
+			if f := fs.Lookup(name); f != nil {
+				printFlag(w, f)
+				listed[name] = true
+			}
+		}
+	}
+	var rest []*flag.Flag
 	fs.VisitAll(func(f *flag.Flag) {
-		dash := "--"
-		if len(f.Name) == 1 {
-			dash = "-"
+		if !listed[f.Name] && !hidden[f.Name] {
+			rest = append(rest, f)
 		}
-		name, usage := flag.UnquoteUsage(f)
-		line := "  " + dash + f.Name
-		if name != "" {
-			line += " " + name
-		}
-		if !strings.Contains(usage, "(default") && !isBool(f) && f.DefValue != "" && f.DefValue != "0" && f.DefValue != "0s" {
-			usage += " (default " + f.DefValue + ")"
-		}
-		fmt.Fprintf(w, "%s\n      %s\n", line, usage)
 	})
+	if len(rest) > 0 {
+		fmt.Fprintf(w, "\nOther options:\n")
+		for _, f := range rest {
+			printFlag(w, f)
+		}
+	}
 }
 
 // Begin checks the common options after parsing and answers --version.
