@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/oauthkit/oauthkit/internal/faulttest"
 	"github.com/oauthkit/oauthkit/internal/testcmd"
 	"github.com/oauthkit/oauthkit/store/sqlstore"
 	"github.com/oauthkit/oauthkit/store/sqlstore/sqlstoretest"
@@ -165,4 +166,16 @@ func TestPgBouncerUnderTraffic(t *testing.T) {
 	t.Logf("background transactions through pgbouncer on port %d: %d", b.Port, ops.Load())
 	assert.Greater(t, ops.Load(), int64(50), "the traffic ran beside the cleaners")
 	assert.Equal(t, ref.Snapshot(t), e.Snapshot(t))
+}
+
+// A PgBouncer a test starts is gone when the test ends (as root it runs
+// under runuser, which does not pass signals on).
+func TestPgBouncerStoppedWithItsTest(t *testing.T) {
+	var pid int
+	t.Run("uses PgBouncer", func(t *testing.T) {
+		b := sqlstoretest.StartPgBouncer(t)
+		pid = b.Pid(t)
+	})
+	require.NotZero(t, pid)
+	faulttest.WaitFor(t, "PgBouncer to exit", func() bool { return syscall.Kill(pid, 0) == syscall.ESRCH })
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -99,6 +100,7 @@ type PgBouncer struct {
 	Port int
 	// base is the test server's URL, for the user name.
 	base *url.URL
+	dir  string
 }
 
 // StartPgBouncer starts PgBouncer (Debian's pgbouncer; .ci/run installs
@@ -142,20 +144,35 @@ pidfile = %s/pgbouncer.pid
 	out, err := os.Create(filepath.Join(dir, "stdout.log"))
 	require.NoError(t, err)
 	cmd.Stdout, cmd.Stderr = out, out
+	// A process group of its own: as root the command is runuser, which
+	// does not pass signals on to PgBouncer; the group reaches both, so no
+	// PgBouncer outlives its test.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt) //nolint:errcheck
+		pgid := cmd.Process.Pid
+		syscall.Kill(-pgid, syscall.SIGINT) //nolint:errcheck
 		done := make(chan struct{})
 		go func() { cmd.Wait(); close(done) }() //nolint:errcheck
 		select {
 		case <-done:
 		case <-time.After(5 * time.Second):
-			cmd.Process.Kill() //nolint:errcheck
 		}
+		syscall.Kill(-pgid, syscall.SIGKILL) //nolint:errcheck // whatever is left of the group
 		out.Close()
 	})
 	waitForPort(t, port, "pgbouncer", filepath.Join(dir, "pgbouncer.log"))
-	return &PgBouncer{Port: port, base: base}
+	return &PgBouncer{Port: port, base: base, dir: dir}
+}
+
+// Pid is the PgBouncer process's id, from its pid file.
+func (b *PgBouncer) Pid(t testing.TB) int {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(b.dir, "pgbouncer.pid"))
+	require.NoError(t, err)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	require.NoError(t, err)
+	return pid
 }
 
 // URL is the URL of database db through this PgBouncer.
