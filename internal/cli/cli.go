@@ -486,3 +486,23 @@ func hint(err error) string {
 	}
 	return ""
 }
+
+// Doc describes a command once, for its --help, its man page and its
+// shell completions, which are all made from it (so they cannot drift
+// from the flags).
+type Doc struct {
+	Name, Synopsis, Summary string
+	// Description and Exit are paragraphs of plain text.
+	Description, Exit string
+	Groups            []Group
+	// Flags returns a fresh flag set as the command defines it.
+	Flags func() *flag.FlagSet
+}
+
+// PrintHelp prints --help for the command's flag set fs.
+func (d Doc) PrintHelp(fs *flag.FlagSet) {
+	w := fs.Output()
+	fmt.Fprintf(w, "Usage: %s\n\n%s\n", d.Synopsis, d.Description)
+	PrintGroups(fs, w, d.Groups)
+	fmt.Fprintf(w, "\n%s\n", d.Exit)
+}

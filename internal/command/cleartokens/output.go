@@ -1,4 +1,4 @@
-package main
+package cleartokens
 
 import (
 	"encoding/json"
