@@ -6,6 +6,7 @@
 package deploy
 
 import (
+	"debug/elf"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,7 +79,7 @@ func serviceLines(t *testing.T) [][]string {
 	require.NoError(t, err)
 	var lines [][]string
 	for _, line := range strings.Split(string(svc), "\n") {
-		if rest, ok := strings.CutPrefix(line, "ExecStart=/usr/local/bin/"); ok {
+		if rest, ok := strings.CutPrefix(line, "ExecStart=/usr/bin/"); ok {
 			lines = append(lines, strings.Fields(rest))
 		}
 	}
@@ -107,4 +108,63 @@ func TestServiceCommandLinesRun(t *testing.T) {
 	}
 	_, err := os.Stat(filepath.Join(dir, "oauthkit.prom"))
 	assert.NoError(t, err, "the metrics file was written")
+}
+
+// The Dockerfile's build line makes a static binary (no interpreter: it
+// runs on the distroless base), and the CronJob runs the commands the
+// image links.
+func TestDockerfile(t *testing.T) {
+	df, err := os.ReadFile("../../Dockerfile")
+	require.NoError(t, err)
+	var build string
+	for _, line := range strings.Split(string(df), "\n") {
+		if rest, ok := strings.CutPrefix(line, "RUN CGO_ENABLED=0 go build "); ok {
+			build = rest
+		}
+	}
+	require.NotEmpty(t, build, "the Dockerfile builds with CGO_ENABLED=0 go build")
+	out := filepath.Join(t.TempDir(), "oauthkit")
+	args := shellWords(strings.NewReplacer("/out/usr/bin/oauthkit", out, "./cmd/oauthkit", "../../cmd/oauthkit").Replace(build))
+	cmd := exec.Command("go", append([]string{"build"}, args...)...)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	b, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(b))
+	f, err := elf.Open(out)
+	require.NoError(t, err)
+	defer f.Close()
+	for _, p := range f.Progs {
+		assert.NotEqual(t, elf.PT_INTERP, p.Type, "a static binary")
+	}
+	y, err := os.ReadFile("kubernetes/cleartokens-cronjob.yaml")
+	require.NoError(t, err)
+	for _, c := range commands {
+		assert.Contains(t, string(df), "ln -s oauthkit "+c)
+		assert.Contains(t, string(y), `command: ["/usr/bin/`+c+`"]`)
+	}
+}
+
+// shellWords splits a command line as sh would, for double quotes only.
+func shellWords(s string) []string {
+	var words []string
+	var cur strings.Builder
+	quoted, in := false, false
+	for _, r := range s {
+		switch {
+		case r == '"':
+			quoted, in = !quoted, true
+		case r == ' ' && !quoted:
+			if in {
+				words = append(words, cur.String())
+				cur.Reset()
+				in = false
+			}
+		default:
+			cur.WriteRune(r)
+			in = true
+		}
+	}
+	if in {
+		words = append(words, cur.String())
+	}
+	return words
 }
