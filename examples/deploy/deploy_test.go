@@ -88,10 +88,17 @@ func serviceLines(t *testing.T) [][]string {
 }
 
 // The service's command lines run, as written (with --dry-run added), on
-// a DOT 3.4.1 database.
+// a DOT 3.0.1 and a DOT 3.4.1 database: the hourly job succeeds on every
+// DOT (clearcimdapplications has nothing to do before 3.4, and says so).
 func TestServiceCommandLinesRun(t *testing.T) {
 	bins, _ := build(t)
-	e := sqlstoretest.New(t, sqlstore.DialectSQLite, sqlstoretest.DOT341)
+	for _, l := range []sqlstoretest.Layout{sqlstoretest.DOT301, sqlstoretest.DOT341} {
+		t.Run("dot-"+string(l), func(t *testing.T) { runServiceLines(t, bins, l) })
+	}
+}
+
+func runServiceLines(t *testing.T, bins map[string]string, l sqlstoretest.Layout) {
+	e := sqlstoretest.New(t, sqlstore.DialectSQLite, l)
 	dir := t.TempDir()
 	for _, line := range serviceLines(t) {
 		args := line[1:]
