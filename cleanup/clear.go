@@ -46,23 +46,43 @@ func Clear(ctx context.Context, opts Options) (Report, error) {
 	if rules == RulesDOT34 && opts.RefreshTokenExpire == 0 && (len(opts.Only) == 0 || slices.Contains(opts.Only, KindRefresh)) {
 		rep.Warnings = append(rep.Warnings, WarnNoExpiry)
 	}
+	toRun := 0
+	for i := range steps {
+		if st := &steps[i]; !st.Skipped && len(opts.Only) > 0 && !slices.Contains(opts.Only, st.kind()) {
+			st.Skipped, st.SkipReason = true, "not selected (only "+joinKinds(opts.Only)+")"
+		}
+		if !steps[i].Skipped {
+			toRun++
+		}
+	}
+	if opts.OnStart != nil {
+		planned := rep
+		planned.Steps = steps
+		opts.OnStart(planned)
+	}
 	var earlier []store.Step // the steps that ran, for dry-run counts
+	number := 0
 	for _, st := range steps {
+		if !st.Skipped {
+			number++
+		}
+		at := stepAt{number: number, of: toRun}
 		switch {
 		case st.Skipped:
-		case len(opts.Only) > 0 && !slices.Contains(opts.Only, st.kind()):
-			st.Skipped, st.SkipReason = true, "not selected (only "+joinKinds(opts.Only)+")"
 		case rep.StoppedEarly:
 			st.Skipped, st.SkipReason = true, "the time budget was spent"
 		case opts.DryRun:
-			err = countStep(ctx, opts, &st, earlier)
+			err = countStep(ctx, opts, &st, earlier, at)
 		default:
 			var spent bool
-			spent, err = runStep(ctx, opts, &st, start, sess, replicas)
+			spent, err = runStep(ctx, opts, &st, start, sess, replicas, at)
 			rep.StoppedEarly = spent
 		}
 		if !st.Skipped {
 			earlier = append(earlier, store.Step{Target: st.Target, Cutoff: st.Cutoff})
+			if opts.OnStep != nil {
+				opts.OnStep(st) // what it did, whole batches, even if it failed
+			}
 		}
 		rep.Steps = append(rep.Steps, st)
 		if err != nil {

@@ -53,6 +53,14 @@ type Options struct {
 	Logger *slog.Logger
 	// OnBatch, when set, is called after every committed batch.
 	OnBatch func(BatchEvent)
+	// OnStart, when set, is called once the run has decided its rules and
+	// steps, before the first batch: the report so far (rules, now,
+	// warnings, the steps with those skipped marked).
+	OnStart func(Report)
+	// OnStep, when set, is called as each step that ran ends, with what it
+	// did (its DOT line is StepReport.Line), also when it ended in an
+	// error or an interruption (its whole batches).
+	OnStep func(StepReport)
 
 	// Lock decides what happens when another cleaner works on the same
 	// tables: LockSkip (the default) returns ErrLocked at once, LockWait

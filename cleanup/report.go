@@ -16,6 +16,14 @@ type BatchEvent struct {
 	Deleted      int64 // in this batch
 	StepDeleted  int64 // in this step so far
 	StepDuration time.Duration
+	// Message is the step's wording in DOT ("Expired access tokens deleted").
+	Message string
+	// StepNumber counts the steps that run from 1; Steps is how many run.
+	StepNumber, Steps int
+	// Fraction is how much of the step's walk is done (0 to 1), where the
+	// store can tell (its position in the table) and the step has one
+	// worker; 0 when unknown.
+	Fraction float64
 }
 
 // Step names, stable for JSON and logs.

@@ -22,7 +22,10 @@ import (
 //
 // It reports spent when the time budget (MaxDuration, counted from the
 // run's start) ran out before the step was complete.
-func runStep(ctx context.Context, o Options, st *StepReport, runStart time.Time, sess *session, replicas *replicaThrottle) (spent bool, err error) {
+// stepAt is a step's place among those that run: number of of.
+type stepAt struct{ number, of int }
+
+func runStep(ctx context.Context, o Options, st *StepReport, runStart time.Time, sess *session, replicas *replicaThrottle, at stepAt) (spent bool, err error) {
 	start := time.Now()
 	defer func() { st.Duration = time.Since(start) }()
 	ranges := []store.Range{{}}
@@ -31,7 +34,7 @@ func runStep(ctx context.Context, o Options, st *StepReport, runStart time.Time,
 			return false, fmt.Errorf("step %s: %w", st.Name, err)
 		}
 	}
-	w := &stepWalk{o: o, st: st, start: start, runStart: runStart, sess: sess, replicas: replicas}
+	w := &stepWalk{o: o, st: st, start: start, runStart: runStart, sess: sess, replicas: replicas, at: at, single: len(ranges) == 1}
 	if len(ranges) == 1 {
 		complete, spent, err := w.walk(ctx, ranges[0])
 		st.Complete = complete
@@ -80,8 +83,12 @@ type stepWalk struct {
 	st              *StepReport
 	start, runStart time.Time
 	sess            *session
-	replicas        *replicaThrottle
-	mu              sync.Mutex // st, OnBatch, the replica throttle
+	at              stepAt
+	// single: one worker walks the whole table, so its position is the
+	// step's progress.
+	single   bool
+	replicas *replicaThrottle
+	mu       sync.Mutex // st, OnBatch, the replica throttle
 }
 
 // walk runs the batches of one range to its end.
@@ -89,6 +96,7 @@ func (w *stepWalk) walk(ctx context.Context, r store.Range) (complete, spent boo
 	o, st := w.o, w.st
 	batchCtx := context.WithoutCancel(ctx)
 	cursor := r.From
+	first, firstSeen := int64(0), false // where the walk was after its first batch
 	for {
 		if err := ctx.Err(); err != nil {
 			return false, false, err
@@ -120,7 +128,21 @@ func (w *stepWalk) walk(ctx context.Context, r store.Range) (complete, spent boo
 		st.Deleted += res.Deleted
 		total := st.Deleted
 		if o.OnBatch != nil {
-			o.OnBatch(BatchEvent{Step: st.Name, Deleted: res.Deleted, StepDeleted: total, StepDuration: time.Since(w.start)})
+			ev := BatchEvent{Step: st.Name, Deleted: res.Deleted, StepDeleted: total, StepDuration: time.Since(w.start),
+				Message: st.Message, StepNumber: w.at.number, Steps: w.at.of}
+			// Progress is measured from the first batch on, so that a
+			// table whose ids start high still counts from 0.
+			switch {
+			case !w.single:
+			case res.Done:
+				ev.Fraction = 1
+			case res.Total <= 0:
+			case !firstSeen:
+				first, firstSeen = res.Walked, true
+			case res.Total > first:
+				ev.Fraction = min(1, float64(res.Walked-first)/float64(res.Total-first))
+			}
+			o.OnBatch(ev)
 		}
 		w.mu.Unlock()
 		cursor = res.Next
@@ -143,7 +165,7 @@ func (w *stepWalk) walk(ctx context.Context, r store.Range) (complete, spent boo
 }
 
 // countStep is a step of a dry run: one count, nothing deleted.
-func countStep(ctx context.Context, o Options, st *StepReport, earlier []store.Step) error {
+func countStep(ctx context.Context, o Options, st *StepReport, earlier []store.Step, at stepAt) error {
 	start := time.Now()
 	n, err := o.Store.CountMatches(ctx, store.CountMatchesParams{Step: store.Step{Target: st.Target, Cutoff: st.Cutoff}, Earlier: earlier})
 	st.Duration = time.Since(start)
@@ -152,7 +174,7 @@ func countStep(ctx context.Context, o Options, st *StepReport, earlier []store.S
 	}
 	st.Deleted, st.Complete = n, true
 	if o.OnBatch != nil {
-		o.OnBatch(BatchEvent{Step: st.Name, Deleted: n, StepDeleted: n, StepDuration: st.Duration})
+		o.OnBatch(BatchEvent{Step: st.Name, Deleted: n, StepDeleted: n, StepDuration: st.Duration, Message: st.Message, StepNumber: at.number, Steps: at.of, Fraction: 1})
 	}
 	return nil
 }

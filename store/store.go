@@ -167,6 +167,10 @@ type DeleteBatchResult struct {
 	// Done is true when the walk reached the end of the table: no row after
 	// Next matched when the batch ran.
 	Done bool
+	// Walked is where the walk is after this batch, and Total where it
+	// ends, in the store's own units (pages, ids): for a progress display
+	// (zero when the store cannot tell).
+	Walked, Total int64
 }
 
 // Step is one deletion rule with its cutoff, as a run applies it.

@@ -185,3 +185,70 @@ func TestHelpGrouped(t *testing.T) {
 		}
 	}
 }
+
+// On a terminal (tmux, read as a screen): the progress line says the step
+// number of those that run, DOT's wording, rows, rate, time, percentage
+// and time left; log records never share a line with it; each step's DOT
+// line is printed as the step ends, after the rules line; at the end no
+// progress line is left on the screen.
+func TestProgressScreen(t *testing.T) {
+	tmux, err := exec.LookPath("tmux")
+	if err != nil {
+		t.Skip("tmux is not installed: no screen to read")
+	}
+	e := sqlstoretest.New(t, sqlstore.DialectSQLite, sqlstoretest.DOT341)
+	e.InTx(t, func() {
+		for i := 0; i < 60; i++ {
+			e.Grant(t, time.Now().Add(-time.Hour))
+			e.AccessToken(t, time.Now().Add(-time.Hour))
+		}
+	})
+	sock := "oauthkit-test-" + strings.ReplaceAll(t.Name(), "/", "-")
+	t.Cleanup(func() { exec.Command(tmux, "-L", sock, "kill-server").Run() }) //nolint:errcheck
+	const done = "RUN-IS-OVER"
+	line := "env DATABASE_URL=" + e.URL + " REFRESH_TOKEN_EXPIRE_SECONDS=86400 " + binary +
+		" -v 3 --rules dot-3.4 --only access,grant --batch-size 4 --batch-interval 0.05; echo " + done + "; sleep 60"
+	out, err := exec.Command(tmux, "-L", sock, "new-session", "-d", "-x", "200", "-y", "50", line).CombinedOutput()
+	require.NoError(t, err, string(out))
+	screen := func() string {
+		out, err := exec.Command(tmux, "-L", sock, "capture-pane", "-p").Output()
+		require.NoError(t, err)
+		return string(out)
+	}
+	var sawProgress bool
+	deadline := time.Now().Add(2 * time.Minute)
+	var final string
+	for {
+		s := screen()
+		for _, l := range strings.Split(s, "\n") {
+			if strings.Contains(l, "step ") && strings.Contains(l, " deleted, ") {
+				sawProgress = true
+				assert.Regexp(t, `^step [12]/2 Expired (access|grant) tokens: \d+ deleted, \d+ rows/s, \d+:\d\d`, l)
+				assert.NotContains(t, l, "level=", "a log record mixed into the progress line: %q", l)
+			}
+		}
+		if strings.Contains(s, done) {
+			final = s
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the run did not end:\n%s", s)
+		time.Sleep(50 * time.Millisecond)
+	}
+	assert.True(t, sawProgress, "a progress line was on the screen")
+	lines := strings.Split(final, "\n")
+	idx := func(sub string) int {
+		for i, l := range lines {
+			if strings.Contains(l, sub) {
+				return i
+			}
+		}
+		return -1
+	}
+	rules, access, grants := idx("Rules dot-3.4"), idx("60 Expired access tokens deleted"), idx("60 Expired grant tokens deleted")
+	require.True(t, rules >= 0 && access >= 0 && grants >= 0, "the rules and DOT's lines are on the screen:\n%s", final)
+	assert.Less(t, rules, access, "the rules line comes before the work")
+	assert.Less(t, access, grants)
+	for _, l := range lines {
+		assert.False(t, strings.HasPrefix(l, "step "), "no progress line is left: %q", l)
+	}
+}

@@ -123,7 +123,7 @@ func TestProgressAndLogFormat(t *testing.T) {
 	assert.NotContains(t, quiet.stderr, "progress:", "stderr is not a terminal: no progress")
 	r := runCmd(t, t.TempDir(), env, "--progress", "always", "--batch-size", "2")
 	require.Equal(t, 0, r.code, r.stderr)
-	assert.Regexp(t, regexp.MustCompile(`progress: expired_grants: 4 deleted, \d+ rows/s`), r.stderr)
+	assert.Regexp(t, regexp.MustCompile(`progress: step \d/\d Expired grant tokens: 5 deleted, \d+ rows/s, 0:\d\d, 100%`), r.stderr)
 
 	e.Grant(t, time.Now().Add(-time.Hour))
 	r = runCmd(t, t.TempDir(), env, "-v", "3", "--log-format", "json")
@@ -232,7 +232,7 @@ func TestTerminalGetsProgressAndColour(t *testing.T) {
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + e.URL}, settings34...)
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, string(out))
-	assert.Contains(t, string(out), "\r\x1b[Kprogress: expired_grants: 1 deleted", "one line, updated in place")
-	assert.NotRegexp(t, `progress: [^\r]*\n`, string(out), "no progress line ends in a newline")
+	assert.Contains(t, string(out), "\r\x1b[Kstep 1/1 Expired grant tokens: 1 deleted", "one line, updated in place")
+	assert.NotRegexp(t, `step \d/\d [^\r]*\n`, string(out), "no progress line ends in a newline")
 	assert.Contains(t, string(out), "\x1b[32m1 Expired grant tokens deleted\x1b[0m")
 }

@@ -290,6 +290,13 @@ func (d mysqlDialect) deleteBatch(ctx context.Context, s *Store, r boundRule, p 
 	if err != nil {
 		return store.DeleteBatchResult{}, err
 	}
+	if res.Total, err = idWalkTotal(ctx, tx, r.table, until); err != nil {
+		return store.DeleteBatchResult{}, err
+	}
+	if res.Walked, err = parseIDCursor(res.Next); err != nil {
+		return store.DeleteBatchResult{}, err
+	}
+	res.Walked = min(res.Walked, res.Total)
 	return res, commitFenced(ctx, tx, f)
 }
 

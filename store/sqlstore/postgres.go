@@ -340,7 +340,7 @@ SELECT (SELECT count(*) FROM del), (SELECT count(*) FROM batch), COALESCE((SELEC
 	}
 	next.window = min(next.window, maxWindowPages)
 	done := selected < int64(p.Max) && (hiBlock >= nblocks || hiBlock >= untilBlock)
-	return store.DeleteBatchResult{Deleted: deleted, Next: next.String(), Done: done}, nil
+	return store.DeleteBatchResult{Deleted: deleted, Next: next.String(), Done: done, Walked: min(next.block, nblocks), Total: min(nblocks, untilBlock)}, nil
 }
 
 // pgBatchPlan is what a batch statement is planned with: only nested
@@ -402,13 +402,14 @@ func (postgresDialect) idBatch(ctx context.Context, s *Store, r boundRule, p sto
 	with := pgBatchCTEs(r, `t.id AS k FROM `+r.table+` AS t WHERE t.id > ? AND t.id < ? AND `+r.cond+` ORDER BY t.id LIMIT ?`,
 		`t.id IN (SELECT k FROM batch)`)
 	q := s.db.Rebind(with + `
-SELECT (SELECT count(*) FROM del), (SELECT count(*) FROM batch), COALESCE((SELECT max(k) FROM batch), ?)`)
+SELECT (SELECT count(*) FROM del), (SELECT count(*) FROM batch), COALESCE((SELECT max(k) FROM batch), ?),
+       COALESCE((SELECT max(id) FROM ` + r.table + `), 0)`)
 	args := append(append(append(append([]any{after, until}, r.args...), p.Max), r.recheckArgs...), after)
-	var deleted, selected, maxKey int64
-	if err := pgBatch(ctx, s, f, q, args, &deleted, &selected, &maxKey); err != nil {
+	var deleted, selected, maxKey, maxID int64
+	if err := pgBatch(ctx, s, f, q, args, &deleted, &selected, &maxKey, &maxID); err != nil {
 		return store.DeleteBatchResult{}, err
 	}
-	return store.DeleteBatchResult{Deleted: deleted, Next: idCursor(maxKey), Done: selected < int64(p.Max)}, nil
+	return store.DeleteBatchResult{Deleted: deleted, Next: idCursor(maxKey), Done: selected < int64(p.Max), Walked: maxKey, Total: min(maxID, until)}, nil
 }
 
 // tidCursor is the PostgreSQL walk's position: strictly after (block,

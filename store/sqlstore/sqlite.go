@@ -243,10 +243,14 @@ func (sqliteDialect) deleteBatch(ctx context.Context, s *Store, r boundRule, p s
 			return store.DeleteBatchResult{}, err
 		}
 	}
+	total, err := idWalkTotal(ctx, tx, r.table, until)
+	if err != nil {
+		return store.DeleteBatchResult{}, err
+	}
 	if err := commitFenced(ctx, tx, f); err != nil {
 		return store.DeleteBatchResult{}, err
 	}
-	return store.DeleteBatchResult{Deleted: int64(len(ids)), Next: idCursor(hi)}, nil
+	return store.DeleteBatchResult{Deleted: int64(len(ids)), Next: idCursor(hi), Walked: min(hi, total), Total: total}, nil
 }
 
 func (sqliteDialect) idSet() string { return `(SELECT value FROM json_each(?))` }

@@ -119,6 +119,16 @@ func parseIDCursor(c store.Cursor) (int64, error) {
 // cursor (found by the primary key, past any gap) and below until. Max
 // consecutive ids hold at most Max rows, so the DELETE cannot take more,
 // and it reads each row of the range once. ok is false when no row is left.
+// idWalkTotal is where a walk by id ends, for a progress display: the
+// table's largest id (a primary-key lookup), or the range's end.
+func idWalkTotal(ctx context.Context, tx *sqlx.Tx, table string, until int64) (int64, error) {
+	var maxID int64
+	if err := tx.GetContext(ctx, &maxID, `SELECT COALESCE(MAX(t.id), 0) FROM `+table+` AS t`); err != nil {
+		return 0, err
+	}
+	return min(maxID, until-1), nil
+}
+
 func nextIDRange(ctx context.Context, tx *sqlx.Tx, table string, after, until int64, max int) (lo, hi int64, ok bool, err error) {
 	var first sql.NullInt64
 	if err := tx.GetContext(ctx, &first, `SELECT MIN(t.id) FROM `+table+` AS t WHERE t.id > ? AND t.id < ?`, after, until); err != nil {

@@ -17,6 +17,7 @@ func Drain(t *testing.T, s store.Store, target store.Target, cutoff time.Time, m
 	t.Helper()
 	var cur store.Cursor
 	var batches []int64
+	var walked int64
 	for i := 0; ; i++ {
 		require.Less(t, i, 10000, "walk does not end")
 		res, err := s.DeleteBatch(context.Background(), store.DeleteBatchParams{Target: target, Cutoff: cutoff, Max: max, After: cur})
@@ -26,6 +27,11 @@ func Drain(t *testing.T, s store.Store, target store.Target, cutoff time.Time, m
 		if res.Done {
 			return batches
 		}
+		// The walk's position, for progress: moving on, never past its end.
+		require.Positive(t, res.Total, "a walk under way knows its end")
+		require.LessOrEqual(t, res.Walked, res.Total)
+		require.GreaterOrEqual(t, res.Walked, walked, "the walk moves forward")
+		walked = res.Walked
 	}
 }
 

@@ -209,16 +209,22 @@ func Run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	if check != nil {
 		return out.Error(usage(check), f.common.Traceback)
 	}
+	// Progress on stderr; everything else written there clears its line
+	// first (bars.wrap).
+	bars := newProgress(stderr, f.progress, f.logFormat, f.common.Verbosity)
+	if bars != nil {
+		bars.out = out
+		opts.OnBatch = bars.onBatch
+		out.Stderr = bars.wrap(stderr)
+	}
 	// Warnings (a retried batch, a lock lost and taken again) show from
 	// -v 1, the default; each batch from -v 3.
-	logger := newLogger(stderr, f.logFormat, f.common.Verbosity)
+	logger := newLogger(out.Stderr, f.logFormat, f.common.Verbosity)
 	if f.common.Verbosity >= 1 {
 		opts.Logger = logger
 	}
-	bars := newProgress(stderr, f.progress, f.common.Verbosity)
-	if bars != nil {
-		opts.OnBatch = bars.onBatch
-	}
+	ro := &runOutput{out: out, verbosity: f.common.Verbosity, asJSON: f.asJSON, bars: bars, warned: map[string]bool{}}
+	opts.OnStart, opts.OnStep = ro.start, ro.step(opts.DryRun)
 	if f.common.Verbosity >= 2 {
 		opts.OnReplicaWait = replicaWaitNotice(out, bars, f.maxReplicaLag)
 	}
@@ -267,8 +273,7 @@ func Run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 			logger.Info("serving metrics", "url", "http://"+srv.Addr()+"/metrics")
 		}
 		// A long-lived process: log each run, keep going after failures.
-		// A warning is said once per process, not at every run.
-		warned := map[string]bool{}
+		// A warning is said once per process, not at every run (ro).
 		err := cleanup.RunEvery(ctx, f.every, opts, func(rep cleanup.Report, err error) {
 			bars.done()
 			if werr := record(rep, err); werr != nil {
@@ -280,16 +285,8 @@ func Run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 				return
 			}
 			logRun(logger, rep, err)
-			fresh := rep.Warnings[:0:0]
-			for _, w := range rep.Warnings {
-				if !warned[w] {
-					warned[w] = true
-					fresh = append(fresh, w)
-				}
-			}
-			rep.Warnings = fresh
 			if err == nil {
-				report(out, rep, f.common.Verbosity, f.asJSON)
+				ro.end(rep)
 			}
 		})
 		if errors.Is(err, context.Canceled) {
@@ -302,7 +299,7 @@ func Run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	rep, err := cleanup.Clear(ctx, opts)
 	bars.done()
 	if werr := record(rep, err); werr != nil && err == nil {
-		report(out, rep, f.common.Verbosity, f.asJSON)
+		ro.end(rep)
 		return out.Error(werr, f.common.Traceback)
 	}
 	if errors.Is(err, cleanup.ErrLocked) {
@@ -324,7 +321,7 @@ func Run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		out.Info("cleartokens: interrupted while waiting for the lock; nothing was deleted")
 		return cli.ExitFailure
 	}
-	report(out, rep, f.common.Verbosity, f.asJSON)
+	ro.end(rep)
 	if interrupted {
 		out.Info(fmt.Sprintf("cleartokens: interrupted: stopped after a whole batch; %d rows deleted; run again to finish", rep.Deleted()))
 		return cli.ExitFailure

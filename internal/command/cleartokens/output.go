@@ -7,88 +7,208 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/oauthkit/oauthkit/cleanup"
 	"github.com/oauthkit/oauthkit/internal/cli"
 )
 
-// report prints a run: DOT's lines on stdout (or the JSON report), and at
-// higher verbosity the rules chosen, skipped steps and timings on stderr.
-func report(out *cli.Output, rep cleanup.Report, verbosity int, asJSON bool) {
-	if verbosity >= 1 {
+// runOutput prints a run as it goes: the warnings and the rules line at
+// its start, DOT's line for each step as that step ends (so a long run
+// shows what is done), and the rest at its end; or, with --json, the
+// report as one object at the end. A warning is said once per process
+// (--every runs again and again).
+type runOutput struct {
+	out       *cli.Output
+	verbosity int
+	asJSON    bool
+	bars      *progress
+	warned    map[string]bool
+}
+
+func (r *runOutput) start(rep cleanup.Report) {
+	r.bars.clear()
+	if r.verbosity >= 1 {
 		for _, w := range rep.Warnings {
-			out.Warn(w)
+			if !r.warned[w] {
+				r.warned[w] = true
+				r.out.Warn(w)
+			}
 		}
 	}
-	if verbosity >= 2 {
-		out.Info(fmt.Sprintf("Rules %s (%s); now %s", rep.Rules, rep.RulesReason, rep.Now.UTC().Format(time.RFC3339Nano)))
+	if r.verbosity >= 2 {
+		r.out.Info(fmt.Sprintf("Rules %s (%s); now %s", rep.Rules, rep.RulesReason, rep.Now.UTC().Format(time.RFC3339Nano)))
 	}
-	if asJSON {
-		json.NewEncoder(out.Stdout).Encode(rep) //nolint:errcheck // nothing to do if stdout is gone
+	if r.asJSON {
 		return
 	}
-	if rep.DryRun && verbosity >= 1 {
-		out.Info("Dry run: nothing was deleted; the counts are what a run now would delete.")
+	if rep.DryRun && r.verbosity >= 1 {
+		r.out.Info("Dry run: nothing was deleted; the counts are what a run now would delete.")
 	}
-	for _, st := range rep.Steps {
+	r.skipped(rep.Steps)
+}
+
+// skipped says, at -v 2, which steps do not run and why.
+func (r *runOutput) skipped(steps []cleanup.StepReport) {
+	if r.verbosity < 2 || r.asJSON {
+		return
+	}
+	for _, st := range steps {
 		if st.Skipped {
-			if verbosity >= 2 {
-				out.Info(fmt.Sprintf("No %s: %s", strings.ToLower(st.Message[:1])+st.Message[1:], st.SkipReason))
-			}
-			continue
+			r.out.Info(fmt.Sprintf("No %s: %s", strings.ToLower(st.Message[:1])+st.Message[1:], st.SkipReason))
 		}
-		if verbosity >= 1 {
-			line := st.Line()
-			if rep.DryRun {
-				line = fmt.Sprintf("%d %s (dry run)", st.Deleted, strings.Replace(st.Message, " deleted", " to delete", 1))
-			}
-			out.Success(line)
-		}
-		if verbosity >= 2 {
-			out.Info(fmt.Sprintf("  %s: %d batches, %d retries, %s", st.Name, st.Batches, st.Retries, st.Duration.Round(time.Millisecond)))
-		}
-	}
-	if rep.StoppedEarly && verbosity >= 1 {
-		out.Info("cleartokens: --max-duration reached: stopped after a whole batch; the next run goes on")
 	}
 }
 
-// progress keeps a progress line on stderr (per step: deleted so far,
-// rate): on a terminal one line updated in place, otherwise a line per
-// batch (with --progress always).
+func (r *runOutput) step(dryRun bool) func(cleanup.StepReport) {
+	return func(st cleanup.StepReport) {
+		if r.asJSON {
+			return
+		}
+		r.bars.clear()
+		if r.verbosity >= 1 {
+			line := st.Line()
+			if dryRun {
+				line = fmt.Sprintf("%d %s (dry run)", st.Deleted, strings.Replace(st.Message, " deleted", " to delete", 1))
+			}
+			r.out.Success(line)
+		}
+		if r.verbosity >= 2 {
+			r.out.Info(fmt.Sprintf("  %s: %d batches, %d retries, %s", st.Name, st.Batches, st.Retries, st.Duration.Round(time.Millisecond)))
+		}
+	}
+}
+
+// end prints what only the end knows: the report with --json, the steps
+// the time budget skipped, that the budget stopped the run.
+func (r *runOutput) end(rep cleanup.Report) {
+	r.bars.done()
+	if r.asJSON {
+		json.NewEncoder(r.out.Stdout).Encode(rep) //nolint:errcheck // nothing to do if stdout is gone
+		return
+	}
+	var budget []cleanup.StepReport
+	for _, st := range rep.Steps {
+		if st.Skipped && st.SkipReason == "the time budget was spent" {
+			budget = append(budget, st)
+		}
+	}
+	r.skipped(budget)
+	if rep.StoppedEarly && r.verbosity >= 1 {
+		r.out.Info("cleartokens: --max-duration reached: stopped after a whole batch; the next run goes on")
+	}
+}
+
+// progress keeps a progress line on stderr: on a terminal one line
+// redrawn in place at most five times a second, otherwise (--progress
+// always) a line at most every second; as JSON records under
+// --log-format json. Anything else written to stderr through wrap clears
+// the line first and draws it again after, so the two never mix.
 type progress struct {
+	mu      sync.Mutex
 	w       io.Writer
 	inPlace bool
+	out     *cli.Output // for JSON records
+	json    bool
+	line    string // what is drawn (in place)
 	shown   bool
+	last    time.Time
 }
 
 // newProgress returns nil when no progress is wanted.
-func newProgress(w io.Writer, mode string, verbosity int) *progress {
+func newProgress(w io.Writer, mode, logFormat string, verbosity int) *progress {
 	tty := cli.IsTerminal(w)
 	if verbosity == 0 || mode == "never" || (mode == "auto" && !tty) {
 		return nil
 	}
-	return &progress{w: w, inPlace: tty}
+	return &progress{w: w, inPlace: tty && logFormat != "json", json: logFormat == "json"}
 }
 
 func (p *progress) onBatch(ev cleanup.BatchEvent) {
-	rate := float64(ev.StepDeleted) / max(ev.StepDuration.Seconds(), 1e-9)
-	line := fmt.Sprintf("progress: %s: %d deleted, %.0f rows/s", ev.Step, ev.StepDeleted, rate)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	every := time.Second
 	if p.inPlace {
-		fmt.Fprint(p.w, "\r\x1b[K"+line) // back to the start of the line, clear it
-		p.shown = true
-		return
+		every = 200 * time.Millisecond
 	}
-	fmt.Fprintln(p.w, line)
+	if now := time.Now(); now.Sub(p.last) < every && ev.Fraction < 1 {
+		return
+	} else {
+		p.last = now
+	}
+	elapsed := ev.StepDuration
+	rate := float64(ev.StepDeleted) / max(elapsed.Seconds(), 1e-9)
+	what := strings.TrimSuffix(ev.Message, " deleted")
+	line := fmt.Sprintf("step %d/%d %s: %d deleted, %.0f rows/s, %s", ev.StepNumber, ev.Steps, what, ev.StepDeleted, rate, clock(elapsed))
+	if ev.Fraction > 0 {
+		line += fmt.Sprintf(", %.0f%%", 100*ev.Fraction)
+		if ev.Fraction < 1 {
+			line += ", about " + clock(time.Duration(float64(elapsed)*(1-ev.Fraction)/ev.Fraction)) + " left"
+		}
+	}
+	switch {
+	case p.json:
+		p.out.Info("progress: " + line)
+	case p.inPlace:
+		fmt.Fprint(p.w, "\r\x1b[K"+line) // back to the start of the line, clear it
+		p.line, p.shown = line, true
+	default:
+		fmt.Fprintln(p.w, "progress: "+line)
+	}
 }
 
-// done ends the line kept in place, so what follows starts on its own.
-func (p *progress) done() {
-	if p != nil && p.shown {
+// clock shows a duration as m:ss or h:mm:ss.
+func clock(d time.Duration) string {
+	s := int64(d.Round(time.Second) / time.Second)
+	if s >= 3600 {
+		return fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
+	}
+	return fmt.Sprintf("%d:%02d", s/60, s%60)
+}
+
+// clear removes the line kept in place (it is drawn again at the next
+// batch), so that what follows starts on its own line.
+func (p *progress) clear() {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.shown {
 		fmt.Fprint(p.w, "\r\x1b[K")
 		p.shown = false
 	}
+}
+
+// done ends the progress display.
+func (p *progress) done() { p.clear() }
+
+// wrap is w with the progress line cleared before each write and drawn
+// again after it.
+func (p *progress) wrap(w io.Writer) io.Writer {
+	if p == nil || !p.inPlace {
+		return w
+	}
+	return clearing{p: p, w: w}
+}
+
+type clearing struct {
+	p *progress
+	w io.Writer
+}
+
+func (c clearing) Write(b []byte) (int, error) {
+	c.p.mu.Lock()
+	defer c.p.mu.Unlock()
+	if c.p.shown {
+		fmt.Fprint(c.w, "\r\x1b[K")
+	}
+	n, err := c.w.Write(b)
+	if c.p.shown {
+		fmt.Fprint(c.w, c.p.line)
+	}
+	return n, err
 }
 
 // replicaWaitNotice says at -v 2 why the run pauses: once when a pause
