@@ -11,11 +11,13 @@ trap 'dpkg -r oauthkit >/dev/null' EXIT
 
 fail() { echo "test-deb: $*" >&2; exit 1; }
 [ "$(command -v cleartokens)" = /usr/bin/cleartokens ] || fail "cleartokens is not /usr/bin/cleartokens"
-cleartokens --version | grep -q '^cleartokens ' || fail "cleartokens --version"
-oauthkit --help | grep -q createapplication || fail "oauthkit --help"
+version=$(cleartokens --version) && echo "$version" | grep -q '^cleartokens ' || fail "cleartokens --version"
+help=$(oauthkit --help) && echo "$help" | grep -q createapplication || fail "oauthkit --help"
 man -w cleartokens | grep -q /usr/share/man/man1/cleartokens.1.gz || fail "no man page for cleartokens"
 [ -f /usr/share/bash-completion/completions/cleartokens ] || fail "no bash completion"
 bash -n /usr/share/bash-completion/completions/oauthkit || fail "the bash completion does not parse"
+getent passwd oauthkit >/dev/null || fail "no oauthkit user for the service"
+[ -d /etc/oauthkit ] || fail "no /etc/oauthkit for the service's settings"
 
 work=$(mktemp -d)
 db="oauthkit_deb_$$"
@@ -34,7 +36,8 @@ for url in "postgres://postgres@127.0.0.1:5432/$db?sslmode=disable" "mysql://roo
   cleartokens --create-schema -v 0 || fail "cleartokens on $url"
   out=$(createapplication confidential client-credentials --client-id deb-check --hasher-iterations 1000)
   echo "$out" | grep -q 'New application deb-check created successfully' || fail "createapplication on $url: $out"
-  cleartokens | grep -q 'Expired access tokens deleted' || fail "cleartokens' report on $url"
+  report=$(cleartokens) || fail "cleartokens on $url"
+  echo "$report" | grep -q 'Expired access tokens deleted' || fail "cleartokens' report on $url: $report"
   clearcimdapplications -v 0 || fail "clearcimdapplications on $url"
   oauthkit cleartokens --dry-run -v 0 || fail "oauthkit cleartokens on $url"
   echo "test-deb: the installed commands ran on ${url%%:*}"
