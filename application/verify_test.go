@@ -26,8 +26,10 @@ import (
 // The verifier hands back the application it checked, and the classes of
 // client (unknown, secret in clear, under a cheap PBKDF2, under Django's
 // default) look alike in time with the machine busy: each does the work
-// of one default check, so load slows them all alike. Asserted: the
-// ranges of the four classes' times overlap.
+// of one default check (work, not sleep), so load slows them all alike.
+// Asserted: each class costs exactly that many PBKDF2 iterations; their
+// times beside spinning goroutines are logged (timing a busy machine is
+// no assertion that holds everywhere).
 func TestVerifyClassesLookAlikeUnderLoad(t *testing.T) {
 	ctx := context.Background()
 	e := sqlstoretest.New(t, sqlstore.DialectSQLite, sqlstoretest.DOT341)
@@ -69,7 +71,7 @@ func TestVerifyClassesLookAlikeUnderLoad(t *testing.T) {
 	}
 	lo := make([]time.Duration, len(classes))
 	hi := make([]time.Duration, len(classes))
-	for round := 0; round < 3; round++ { // a check is about a second here
+	for round := 0; round < 2; round++ { // a check is about a second here
 		for i, c := range classes {
 			start := time.Now()
 			app, ok, err := application.VerifyClientSecret(ctx, e.Store, c.id, c.secret)
@@ -83,8 +85,18 @@ func TestVerifyClassesLookAlikeUnderLoad(t *testing.T) {
 			hi[i] = max(hi[i], took)
 		}
 	}
-	slowestLow, fastestHigh := slices.Max(lo), slices.Min(hi)
-	assert.LessOrEqual(t, slowestLow, fastestHigh, "the classes' time ranges overlap: lows %v, highs %v", lo, hi)
+	// Times are what a busy machine makes of them: logged, not asserted.
+	// What is asserted is the work: every class costs exactly Django's
+	// default PBKDF2 work, checks and decoys together.
+	t.Logf("the classes' times beside three spinning goroutines: lows %v, highs %v (overlap: %v)", lo, hi, slices.Max(lo) <= slices.Min(hi))
+	count, stopCounting := application.CountPBKDF2()
+	defer stopCounting()
+	for _, c := range classes {
+		count.Store(0)
+		_, _, err := application.VerifyClientSecret(ctx, e.Store, c.id, c.secret)
+		require.NoError(t, err)
+		assert.EqualValues(t, hasher.DefaultIterations, count.Load(), "%s: the same work as a check at Django's default", c.id)
+	}
 
 	app, ok, err := application.VerifyClientSecret(ctx, e.Store, "cheap", "cheap-secret")
 	require.NoError(t, err)

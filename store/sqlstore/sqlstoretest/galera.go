@@ -132,24 +132,12 @@ wsrep_sst_receive_address=127.0.0.1:%d
 
 	// Node 1: a fresh data folder, then a new cluster.
 	first := g.Nodes[0]
-	args := []string{"--defaults-file=" + filepath.Join(first.dir, "my.cnf"), "--auth-root-authentication-method=normal", "--skip-test-db"}
-	if asRoot {
-		args = append(args, "--user="+galeraUser)
-	}
-	out, err := exec.Command("mariadb-install-db", args...).CombinedOutput()
-	require.NoError(t, err, "mariadb-install-db:\n%s", out)
+	first.installDB(t)
 	first.start(t, "--wsrep-new-cluster")
 	// mariadbd answers a ping before Galera lets it take statements
 	// ("WSREP has not yet prepared node for application use").
 	first.waitSynced(t, 1, time.Now().Add(60*time.Second))
-	db := first.DB(t, "mysql")
-	for _, stmt := range []string{
-		`CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY ''`,
-		`GRANT ALL ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION`,
-	} {
-		_, err := db.Exec(stmt)
-		require.NoError(t, err, stmt)
-	}
+	first.rootOverTCP(t)
 	// Nodes 2 and 3 join by state transfer, one after the other.
 	for _, n := range g.Nodes[1:] {
 		require.NoError(t, os.MkdirAll(filepath.Join(n.dir, "data"), 0o750))
@@ -158,6 +146,32 @@ wsrep_sst_receive_address=127.0.0.1:%d
 	}
 	g.WaitSynced(t, 3)
 	return g
+}
+
+// installDB makes the server's data folder (mariadb-install-db) from its
+// my.cnf.
+func (n *MariaDBServer) installDB(t testing.TB) {
+	t.Helper()
+	args := []string{"--defaults-file=" + filepath.Join(n.dir, "my.cnf"), "--auth-root-authentication-method=normal", "--skip-test-db"}
+	if os.Geteuid() == 0 {
+		args = append(args, "--user="+galeraUser)
+	}
+	out, err := exec.Command("mariadb-install-db", args...).CombinedOutput()
+	require.NoError(t, err, "mariadb-install-db:\n%s", out)
+}
+
+// rootOverTCP lets root in over loopback TCP with no password, as on the
+// project machines' own MariaDB.
+func (n *MariaDBServer) rootOverTCP(t testing.TB) {
+	t.Helper()
+	db := n.DB(t, "mysql")
+	for _, stmt := range []string{
+		`CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY ''`,
+		`GRANT ALL ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION`,
+	} {
+		_, err := db.Exec(stmt)
+		require.NoError(t, err, stmt)
+	}
 }
 
 func (n *MariaDBServer) start(t testing.TB, extra ...string) {

@@ -6,7 +6,6 @@ package sqlstoretest
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
@@ -106,21 +105,9 @@ skip-log-bin
 		cnf += s + "\n"
 	}
 	require.NoError(t, os.WriteFile(filepath.Join(root, "my.cnf"), []byte(cnf), 0o644))
-	args := []string{"--defaults-file=" + filepath.Join(root, "my.cnf"), "--auth-root-authentication-method=normal", "--skip-test-db"}
-	if os.Geteuid() == 0 {
-		args = append(args, "--user="+galeraUser)
-	}
-	out, err := exec.Command("mariadb-install-db", args...).CombinedOutput()
-	require.NoError(t, err, "mariadb-install-db:\n%s", out)
+	n.installDB(t)
 	n.start(t)
-	db := n.DB(t, "mysql")
-	for _, stmt := range []string{
-		`CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY ''`,
-		`GRANT ALL ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION`,
-	} {
-		_, err := db.Exec(stmt)
-		require.NoError(t, err, stmt)
-	}
+	n.rootOverTCP(t)
 	return n
 }
 
