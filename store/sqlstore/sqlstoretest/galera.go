@@ -1,6 +1,7 @@
 package sqlstoretest
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -176,6 +177,18 @@ func (n *MariaDBServer) rootOverTCP(t testing.TB) {
 
 func (n *MariaDBServer) start(t testing.TB, extra ...string) {
 	t.Helper()
+	if err := n.startErr(t, extra...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// errPortTaken: the server could not bind its port (another listener took
+// it between FreePort's check and the start).
+var errPortTaken = errors.New("port already in use")
+
+// startErr starts the server and waits until it answers, or says why not.
+func (n *MariaDBServer) startErr(t testing.TB, extra ...string) error {
+	t.Helper()
 	args := append([]string{"--defaults-file=" + filepath.Join(n.dir, "my.cnf")}, extra...)
 	cmd := exec.Command("/usr/sbin/mariadbd", args...)
 	require.NoError(t, cmd.Start())
@@ -202,17 +215,20 @@ func (n *MariaDBServer) start(t testing.TB, extra ...string) {
 		select {
 		case <-done:
 			log, _ := os.ReadFile(filepath.Join(n.dir, "error.log"))
-			t.Fatalf("%s exited while starting:\n%s", n.Name, log)
+			if strings.Contains(string(log), "Address already in use") {
+				return fmt.Errorf("%s on port %d: %w", n.Name, n.Port, errPortTaken)
+			}
+			return fmt.Errorf("%s exited while starting:\n%s", n.Name, log)
 		default:
 		}
 		out, err := exec.Command("mariadb-admin", "-h", "127.0.0.1", "-P", strconv.Itoa(n.Port), "-u", "root", "ping").CombinedOutput()
 		if err == nil && strings.Contains(string(out), "alive") {
-			return
+			return nil
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	log, _ := os.ReadFile(filepath.Join(n.dir, "error.log"))
-	t.Fatalf("%s did not start:\n%s", n.Name, log)
+	return fmt.Errorf("%s did not start:\n%s", n.Name, log)
 }
 
 // WaitSynced waits until every running node reports a primary cluster of

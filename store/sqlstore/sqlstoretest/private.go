@@ -4,6 +4,7 @@ package sqlstoretest
 // disturbing the shared ones: the fault-injection tests.
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/user"
@@ -90,7 +91,10 @@ func StartMariaDB(t testing.TB, settings ...string) *MariaDBServer {
 		require.NoError(t, os.Chown(root, uid, gid))
 		userLine = "user=" + galeraUser + "\n"
 	}
-	cnf := fmt.Sprintf(`[mysqld]
+	// The port goes into my.cnf; should another listener take it before
+	// the server binds it, the server starts again on another.
+	writeConf := func() {
+		cnf := fmt.Sprintf(`[mysqld]
 %sdatadir=%s/data
 socket=%s/mysqld.sock
 pid-file=%s/mysqld.pid
@@ -101,12 +105,25 @@ innodb_buffer_pool_size=32M
 innodb_flush_log_at_trx_commit=2
 skip-log-bin
 `, userLine, root, root, root, root, n.Port)
-	for _, s := range settings {
-		cnf += s + "\n"
+		for _, s := range settings {
+			cnf += s + "\n"
+		}
+		require.NoError(t, os.WriteFile(filepath.Join(root, "my.cnf"), []byte(cnf), 0o644))
 	}
-	require.NoError(t, os.WriteFile(filepath.Join(root, "my.cnf"), []byte(cnf), 0o644))
+	writeConf()
 	n.installDB(t)
-	n.start(t)
+	for attempt := 1; ; attempt++ {
+		err := n.startErr(t)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errPortTaken) || attempt == 5 {
+			t.Fatal(err)
+		}
+		os.Remove(filepath.Join(root, "error.log"))
+		n.Port = FreePort(t)
+		writeConf()
+	}
 	n.rootOverTCP(t)
 	return n
 }

@@ -2,6 +2,7 @@ package sqlstoretest
 
 import (
 	"fmt"
+	mathrand "math/rand/v2"
 	"net"
 	"net/url"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -37,14 +39,35 @@ func requireTool(t testing.TB, name string, paths ...string) string {
 	return ""
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that nothing listens on now.
+// FreePort returns a TCP port on 127.0.0.1 that nothing listens on now,
+// for a server a test starts. It is chosen below the kernel's ephemeral
+// range (Linux: 32768 and up), from which a port the kernel hands out
+// would be: between this check and the server's bind, any outgoing
+// connection of the busy test run could take an ephemeral port (a
+// private MariaDB once failed so: "Address already in use"), while a
+// port below the range goes only to a listener that asks for it.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	for i := 0; i < 1000; i++ {
+		port := 20000 + int(portSeq.Add(1)*7919%12000) // spread over 20000..31999
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue // taken
+		}
+		l.Close()
+		return port
+	}
+	t.Fatal("no free TCP port on 127.0.0.1 between 20000 and 31999")
+	return 0
 }
+
+// portSeq walks FreePort's candidates from a random point, so that the
+// test binaries of several packages, running at once, walk apart.
+var portSeq = func() *atomic.Int64 {
+	var n atomic.Int64
+	n.Store(mathrand.Int64N(12000))
+	return &n
+}()
 
 // serviceDir makes a folder a service's own user can use: under /tmp,
 // owned by postgres when the tests run as root (PostgreSQL and PgBouncer
