@@ -147,7 +147,11 @@ func faultCases(s *faulttest.Server) []faultCase {
 				var id int64
 				require.NoError(t, b.e.DB.Get(&id, b.e.DB.Rebind(`SELECT min(id) FROM oauth2_provider_accesstoken WHERE expires < ?`), b.e.Time(b.base)))
 				unlock = s.RowLock(t, b.e, id)
-			}, fails: s.TimedOut, after: func(*testing.T, *faultBed) { unlock() }},
+			}, fails: s.TimedOut, after: func(*testing.T, *faultBed) {
+				if unlock != nil {
+					unlock()
+				}
+			}},
 		{name: "server full for a while", inject: func(t *testing.T, b *faultBed) {
 			third(b, "COMMIT", func(c *faultproxy.Conn) faultproxy.Verdict {
 				h := s.FillInstead(t, b.proxy, c)
