@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/oauthkit/oauthkit/internal/atomicfile"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 )
@@ -29,7 +29,7 @@ type Textfile struct {
 // ErrNotRegular: the metrics path names something other than a regular
 // file (a device, a FIFO, a folder, a symbolic link), which Write would
 // replace: it is refused instead.
-var ErrNotRegular = errors.New("not a regular file")
+var ErrNotRegular = atomicfile.ErrNotRegular
 
 // CheckTextfilePath reports ErrNotRegular when path exists and is not a
 // regular file; a path that does not exist yet is fine. It never opens
@@ -102,39 +102,9 @@ func (t *Textfile) Write() error {
 			return fmt.Errorf("metrics file %s: %w", t.path, err)
 		}
 	}
-	return writeAtomically(t.path, b.Bytes())
-}
-
-// writeAtomically replaces path with content through a temporary file in
-// the same folder and a rename, so a reader never sees half a file. The
-// new file has the old one's permissions (never wider), or 0644 for
-// node_exporter; anything at path that is not a regular file is refused,
-// not replaced.
-func writeAtomically(path string, content []byte) error {
-	mode := os.FileMode(0o644)
-	if info, err := os.Lstat(path); err == nil {
-		if !info.Mode().IsRegular() {
-			return fmt.Errorf("metrics file %s: %w (%s): not replaced", path, ErrNotRegular, info.Mode().Type())
-		}
-		mode = info.Mode().Perm()
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("metrics file: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	if _, err := tmp.Write(content); err != nil {
-		tmp.Close()
-		return fmt.Errorf("metrics file: %w", err)
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return fmt.Errorf("metrics file: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("metrics file: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	// 0644 for node_exporter when the file is new; an old file keeps its
+	// permissions.
+	if err := atomicfile.Write(t.path, b.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("metrics file: %w", err)
 	}
 	return nil

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/oauthkit/oauthkit/internal/atomicfile"
 	"github.com/oauthkit/oauthkit/internal/cli"
 	"github.com/oauthkit/oauthkit/internal/command/clearcimdapplications"
 	"github.com/oauthkit/oauthkit/internal/command/cleartokens"
@@ -118,7 +119,7 @@ func writeManPages(dir string) error {
 	for name, write := range pages {
 		var b strings.Builder
 		write(&b)
-		if err := cli.WriteFileAtomic(filepath.Join(dir, name), []byte(b.String()), 0o644); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, name), []byte(b.String()), 0o644); err != nil {
 			return err
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 )
 
 // MaxInputFile is the most a file given to a command (a secret, a key)
@@ -32,30 +31,4 @@ func ReadInputFile(flag, path string, stdin io.Reader) ([]byte, error) {
 		return nil, Usagef("%s %s holds more than %d KiB: not a secret or key file", flag, path, MaxInputFile>>10)
 	}
 	return b, nil
-}
-
-// WriteFileAtomic replaces path with content through a temporary file in
-// the same folder and a rename, so that no reader sees half a file;
-// anything at path that is not a regular file is refused, not replaced.
-func WriteFileAtomic(path string, content []byte, mode os.FileMode) error {
-	if info, err := os.Lstat(path); err == nil && !info.Mode().IsRegular() {
-		return fmt.Errorf("%s is not a regular file (%s): not replaced", path, info.Mode().Type())
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	if _, err := tmp.Write(content); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return os.Rename(tmp.Name(), path)
 }
