@@ -102,18 +102,7 @@ func StartGalera(t testing.TB) *Galera {
 		n := &MariaDBServer{Name: fmt.Sprintf("node%d", i+1), Port: p.sql, dir: filepath.Join(root, fmt.Sprintf("node%d", i+1))}
 		require.NoError(t, os.MkdirAll(n.dir, 0o750))
 		owner(n.dir)
-		userLine := ""
-		if asRoot {
-			userLine = "user=" + galeraUser + "\n"
-		}
-		cnf := fmt.Sprintf(`[mysqld]
-%sdatadir=%s/data
-socket=%s/mysqld.sock
-pid-file=%s/mysqld.pid
-log-error=%s/error.log
-port=%d
-bind-address=127.0.0.1
-innodb_buffer_pool_size=64M
+		cnf := n.baseConf() + fmt.Sprintf(`innodb_buffer_pool_size=64M
 binlog_format=ROW
 default_storage_engine=InnoDB
 innodb_autoinc_lock_mode=2
@@ -126,7 +115,7 @@ wsrep_node_address=127.0.0.1:%d
 wsrep_provider_options="gmcast.listen_addr=tcp://127.0.0.1:%d;ist.recv_addr=127.0.0.1:%d"
 wsrep_sst_method=rsync
 wsrep_sst_receive_address=127.0.0.1:%d
-`, userLine, n.dir, n.dir, n.dir, n.dir, p.sql, provider, strings.Join(groupPorts, ","), n.Name, p.group, p.group, p.ist, p.sst)
+`, provider, strings.Join(groupPorts, ","), n.Name, p.group, p.group, p.ist, p.sst)
 		require.NoError(t, os.WriteFile(filepath.Join(n.dir, "my.cnf"), []byte(cnf), 0o644))
 		g.Nodes = append(g.Nodes, n)
 	}
@@ -147,6 +136,23 @@ wsrep_sst_receive_address=127.0.0.1:%d
 	}
 	g.WaitSynced(t, 3)
 	return g
+}
+
+// baseConf is the start of the server's my.cnf: its folder's files, its
+// port on loopback, and (as root) the account it runs as.
+func (n *MariaDBServer) baseConf() string {
+	user := ""
+	if os.Geteuid() == 0 {
+		user = "user=" + galeraUser + "\n"
+	}
+	return fmt.Sprintf(`[mysqld]
+%sdatadir=%s/data
+socket=%s/mysqld.sock
+pid-file=%s/mysqld.pid
+log-error=%s/error.log
+port=%d
+bind-address=127.0.0.1
+`, user, n.dir, n.dir, n.dir, n.dir, n.Port)
 }
 
 // installDB makes the server's data folder (mariadb-install-db) from its

@@ -5,7 +5,6 @@ package sqlstoretest
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -82,29 +81,17 @@ func StartMariaDB(t testing.TB, settings ...string) *MariaDBServer {
 	t.Cleanup(func() { os.RemoveAll(root) })
 	require.NoError(t, os.Chmod(root, 0o755))
 	n := &MariaDBServer{Name: "mariadb", Port: FreePort(t), dir: root}
-	userLine := ""
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup(galeraUser)
 		require.NoError(t, err)
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
 		require.NoError(t, os.Chown(root, uid, gid))
-		userLine = "user=" + galeraUser + "\n"
 	}
 	// The port goes into my.cnf; should another listener take it before
 	// the server binds it, the server starts again on another.
 	writeConf := func() {
-		cnf := fmt.Sprintf(`[mysqld]
-%sdatadir=%s/data
-socket=%s/mysqld.sock
-pid-file=%s/mysqld.pid
-log-error=%s/error.log
-port=%d
-bind-address=127.0.0.1
-innodb_buffer_pool_size=32M
-innodb_flush_log_at_trx_commit=2
-skip-log-bin
-`, userLine, root, root, root, root, n.Port)
+		cnf := n.baseConf() + "innodb_buffer_pool_size=32M\ninnodb_flush_log_at_trx_commit=2\nskip-log-bin\n"
 		for _, s := range settings {
 			cnf += s + "\n"
 		}
