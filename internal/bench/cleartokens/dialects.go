@@ -2,12 +2,15 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/oauthkit/oauthkit/cleanup"
 	"github.com/oauthkit/oauthkit/store/sqlstore"
 )
 
@@ -108,7 +111,7 @@ func (mysqlBench) deleteWhere(table, cond string) string {
 	return `DELETE t FROM ` + table + ` t WHERE ` + cond
 }
 
-// step is one of dot-3.3's five, for the floor and DOT's pattern.
+// step is one step of a rule set, for the floor and DOT's pattern.
 type step struct {
 	name       string
 	table      string
@@ -135,6 +138,28 @@ func dot33Steps() []step {
 	}
 }
 
+// dot34Steps are DOT 3.4.1's six (no grace period, no reuse protection):
+// every revoked refresh token goes, then orphans, then live ones whose
+// access token expired REFRESH_TOKEN_EXPIRE_SECONDS ago.
+func dot34Steps() []step {
+	s := dot33Steps()
+	expired := func(now time.Time) []time.Time { return []time.Time{now.Add(-expire)} }
+	at := func(now time.Time) []time.Time { return []time.Time{now} }
+	none := func(time.Time) []time.Time { return nil }
+	revoked, orphaned, live := s[0], s[0], s[1]
+	revoked.cond, revoked.args = `t.revoked <= ?`, at
+	orphaned.name, orphaned.cond, orphaned.args = "orphaned_refresh_tokens", `t.revoked IS NULL AND t.access_token_id IS NULL`, none
+	live.cond, live.args = `t.revoked IS NULL AND a.expires <= ?`, expired
+	return append([]step{revoked, orphaned, live}, s[2:]...)
+}
+
+func stepsOf(r cleanup.Rules) []step {
+	if r == cleanup.RulesDOT34 {
+		return dot34Steps()
+	}
+	return dot33Steps()
+}
+
 func (s step) bind(d benchDialect, now time.Time) []any {
 	var out []any
 	for _, t := range s.args(now) {
@@ -146,9 +171,9 @@ func (s step) bind(d benchDialect, now time.Time) []any {
 // floor runs each step as a DBA would: in autocommit, the SET_NULL UPDATE
 // of the refresh steps first (foreign keys checked at once need it), then
 // one DELETE.
-func floor(db *sqlx.DB, d benchDialect, now time.Time) []stepTime {
+func floor(db *sqlx.DB, d benchDialect, r cleanup.Rules, now time.Time) []stepTime {
 	var out []stepTime
-	for _, s := range dot33Steps() {
+	for _, s := range stepsOf(r) {
 		start := time.Now()
 		args := s.bind(d, now)
 		del := d.deleteWhere(s.table, s.cond)
@@ -167,9 +192,9 @@ func floor(db *sqlx.DB, d benchDialect, now time.Time) []stepTime {
 // dotPattern is DOT 3.0.1's batch_delete as its trace shows it: COUNT the
 // match set, take the next ids, load those rows, SET_NULL and DELETE them
 // in a transaction, COUNT again; per batch.
-func dotPattern(db *sqlx.DB, d benchDialect, now time.Time) []stepTime {
+func dotPattern(db *sqlx.DB, d benchDialect, r cleanup.Rules, now time.Time) []stepTime {
 	var out []stepTime
-	for _, s := range dot33Steps() {
+	for _, s := range stepsOf(r) {
 		begin := time.Now()
 		args := s.bind(d, now)
 		from := ` FROM ` + s.table + ` t WHERE ` + s.cond
@@ -214,4 +239,36 @@ func joinIDs(ids []int64) string {
 		s[i] = strconv.FormatInt(id, 10)
 	}
 	return strings.Join(s, ",")
+}
+
+// floorCLI is the floor typed into the sqlite3 command line: the engine's
+// own speed, with no driver between (each step one sqlite3 process, its
+// start included).
+func floorCLI(path string, d benchDialect, r cleanup.Rules, now time.Time) []stepTime {
+	var out []stepTime
+	for _, s := range stepsOf(r) {
+		lit := func(q string) string {
+			for _, a := range s.bind(d, now) {
+				q = strings.Replace(q, "?", "'"+fmt.Sprint(a)+"'", 1)
+			}
+			return q
+		}
+		script := "PRAGMA foreign_keys = ON;\n"
+		del := d.deleteWhere(s.table, s.cond)
+		if s.table == refresh {
+			script += lit(d.nullSources(s.cond, s.joinAccess)) + ";\n"
+			del = d.deleteRefresh(s.cond, s.joinAccess)
+		}
+		script += lit(del) + ";\nSELECT changes();\n"
+		start := time.Now()
+		cmd := exec.Command("sqlite3", "-batch", path)
+		cmd.Stdin = strings.NewReader(script)
+		cmd.Stderr = os.Stderr
+		b, err := cmd.Output()
+		must(err)
+		n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		must(err)
+		out = append(out, stepTime{Name: s.name, Deleted: n, Elapsed: time.Since(start)})
+	}
+	return out
 }

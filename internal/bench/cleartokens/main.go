@@ -32,6 +32,7 @@ import (
 	"github.com/oauthkit/oauthkit/cleanup"
 	"github.com/oauthkit/oauthkit/store/sqlstore"
 	_ "github.com/oauthkit/oauthkit/store/sqlstore/mysql"
+	"github.com/oauthkit/oauthkit/store/sqlstore/sqlstoretest"
 	_ "github.com/oauthkit/oauthkit/store/sqlstore/postgres"
 	_ "github.com/oauthkit/oauthkit/store/sqlstore/sqlite"
 )
@@ -59,19 +60,22 @@ type result struct {
 func main() {
 	dbKind := flag.String("db", "postgres", "database: postgres, sqlite or mysql")
 	ns := flag.String("n", "100000,1000000", "comma-separated numbers of access tokens to seed")
-	order := flag.String("order", "a,c,c,a", "variants to run, in this order (each on a fresh copy): a (oauthkit), a2 (oauthkit with 2 workers), b (DOT's pattern), c (floor), a-id (oauthkit walking by primary key), a-lock (oauthkit holding the single-runner lock, every batch fenced by it)")
+	order := flag.String("order", "", "variants to run, in this order (each on a fresh copy): a (oauthkit), a2 (oauthkit with 2 workers), b (DOT's pattern), c (floor), cli (the floor through the sqlite3 command line), a-id (oauthkit walking by primary key), a-lock (oauthkit holding the single-runner lock, every batch fenced by it); default c,a,a2,c,a,a2 (SQLite: c,a,cli,c,a,cli)")
+	shapeList := flag.String("shape", "mix,spread,backlog,neglected", "data shapes to seed, each run on its own copies: "+shapeNames())
+	layoutList := flag.String("layout", "3.0.1,3.4.1", "DOT layouts to seed (3.0.1 runs rules dot-3.3, 3.4.1 runs dot-3.4)")
 	pg := flag.String("postgres", envOr("OAUTHKIT_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"), "PostgreSQL URL (a database where the user may create schemas)")
 	my := flag.String("mysql", envOr("OAUTHKIT_TEST_MYSQL", "mysql://root@127.0.0.1:3306/test"), "MySQL/MariaDB URL (a user who may create databases)")
 	dir := flag.String("dir", os.TempDir(), "folder for the SQLite copies")
 	flag.IntVar(&batchSize, "batch-size", batchSize, "CLEAR_EXPIRED_TOKENS_BATCH_SIZE of oauthkit's runs and DOT's pattern")
 	child := flag.String("child", "", "internal: run one variant against -url")
 	childURL := flag.String("url", "", "internal")
+	childRules := flag.String("rules", string(cleanup.RulesDOT33), "internal")
 	nowFlag := flag.String("now", "", "internal")
 	seedOnly := flag.Bool("seed-only", false, "seed one copy of the first -n, print its URL and keep it (to study a plan by hand; drop it yourself)")
 	flag.Parse()
 	if *child != "" {
 		now, _ := time.Parse(time.RFC3339Nano, *nowFlag)
-		if err := runChild(*child, *childURL, now); err != nil {
+		if err := runChild(*child, *childURL, cleanup.Rules(*childRules), now); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -89,38 +93,79 @@ func main() {
 		fmt.Fprintf(os.Stderr, "-db %q: want postgres, sqlite or mysql\n", *dbKind)
 		os.Exit(2)
 	}
+	if *order == "" {
+		*order = "c,a,a2,c,a,a2"
+		if *dbKind == "sqlite" {
+			*order = "c,a,cli,c,a,cli" // one writer: no a2
+		}
+	}
+	var runShapes []shape
+	for _, name := range strings.Split(*shapeList, ",") {
+		sh, err := shapeNamed(strings.TrimSpace(name))
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "-shape: %v\n", err)
+			os.Exit(2)
+		}
+		runShapes = append(runShapes, sh)
+	}
+	var layouts []sqlstoretest.Layout
+	for _, l := range strings.Split(*layoutList, ",") {
+		switch l = strings.TrimSpace(l); l {
+		case string(sqlstoretest.DOT301), string(sqlstoretest.DOT341):
+			layouts = append(layouts, sqlstoretest.Layout(l))
+		default:
+			fmt.Fprintf(os.Stderr, "-layout %q: want 3.0.1 or 3.4.1\n", l)
+			os.Exit(2)
+		}
+	}
 	// Whole seconds: SQLite's seeded text times then read as Django writes them.
 	now := time.Now().UTC().Truncate(time.Second)
 	variants := strings.Split(*order, ",")
 	if *seedOnly {
 		n, err := strconv.Atoi(strings.TrimSpace(strings.Split(*ns, ",")[0]))
 		must(err)
-		u, _ := target.seed(n, now)
+		u, _ := target.seed(runShapes[0], layouts[0], n, now)
 		fmt.Printf("%s\nnow=%s\n", u, now.Format(time.RFC3339Nano))
 		return
 	}
-	fmt.Printf("cleartokens benchmark: %s, DOT 3.0.1 layout, rules dot-3.3, REFRESH_TOKEN_EXPIRE_SECONDS=86400, batch size %d, order %s, median of each\n",
+	fmt.Printf("cleartokens benchmark: %s, REFRESH_TOKEN_EXPIRE_SECONDS=86400, batch size %d, order %s, median of each\n",
 		*dbKind, batchSize, *order)
+	var sum []summaryRow
 	for _, s := range strings.Split(*ns, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		must(err)
-		runs := map[string][]result{}
-		for i, v := range variants {
-			start := time.Now()
-			u, drop := target.seed(n, now)
-			fmt.Fprintf(os.Stderr, "  [%d/%d] %s: seeded %d access tokens in %s\n", i+1, len(variants), v, n, time.Since(start).Round(time.Millisecond))
-			r := runVariant(v, u, now)
-			fmt.Fprintf(os.Stderr, "  [%d/%d] %s: %s, %d rows, left %s\n", i+1, len(variants), v, r.Elapsed.Round(time.Millisecond), r.Deleted, r.Left)
-			runs[v] = append(runs[v], r)
-			drop()
+		for _, sh := range runShapes {
+			for _, l := range layouts {
+				rules := rulesOf(l)
+				fmt.Printf("\n## %s, N = %d, DOT %s layout, rules %s\n%s\n", sh.name, n, l, rules, sh.about)
+				runs := map[string][]result{}
+				for i, v := range variants {
+					start := time.Now()
+					u, drop := target.seed(sh, l, n, now)
+					fmt.Fprintf(os.Stderr, "  %s %s [%d/%d] %s: seeded %d slots in %s\n", sh.name, l, i+1, len(variants), v, n, time.Since(start).Round(time.Millisecond))
+					r := runVariant(v, u, rules, now)
+					fmt.Fprintf(os.Stderr, "  %s %s [%d/%d] %s: %s, %d rows, left %s\n", sh.name, l, i+1, len(variants), v, r.Elapsed.Round(time.Millisecond), r.Deleted, r.Left)
+					runs[v] = append(runs[v], r)
+					drop()
+				}
+				sum = append(sum, report(n, runs, variants, sh.name, l))
+			}
 		}
-		report(n, runs, variants)
 	}
+	printSummary(sum, variants)
+}
+
+// rulesOf is the rule set a layout's DOT runs.
+func rulesOf(l sqlstoretest.Layout) cleanup.Rules {
+	if l == sqlstoretest.DOT301 {
+		return cleanup.RulesDOT33
+	}
+	return cleanup.RulesDOT34
 }
 
 // report prints, per variant, the median run and, per step, its median
 // time against the floor's.
-func report(n int, runs map[string][]result, order []string) {
+func report(n int, runs map[string][]result, order []string, shapeName string, l sqlstoretest.Layout) summaryRow {
 	var names []string
 	for _, v := range order {
 		if !slices.Contains(names, v) {
@@ -132,6 +177,7 @@ func report(n int, runs map[string][]result, order []string) {
 		med[v] = median(runs[v])
 	}
 	floor, hasFloor := med["c"]
+	row := summaryRow{shape: shapeName, layout: l, n: n, med: med, hasFloor: hasFloor}
 	fmt.Printf("\nN = %d\n%-6s %4s %10s %10s %10s %8s %9s %7s  %s\n", n, "var", "runs", "deleted", "wall", "rows/s", "µs/row", "peak RSS", "vs (c)", "rows left")
 	left := map[string]bool{}
 	for _, v := range names {
@@ -145,6 +191,8 @@ func report(n int, runs map[string][]result, order []string) {
 			peak = max(peak, x.MaxRSS)
 			left[x.Left] = true
 		}
+		r.MaxRSS = peak // the summary shows the peak of every run
+		row.med[v] = r
 		fmt.Printf("%-6s %4d %10d %10s %10.0f %8.2f %7.1fMB %7s  %s\n", v, len(runs[v]), r.Deleted, r.Elapsed.Round(time.Millisecond),
 			float64(r.Deleted)/r.Elapsed.Seconds(), float64(r.Elapsed.Microseconds())/float64(max(r.Deleted, 1)), float64(peak)/1024, ratio, r.Left)
 	}
@@ -180,6 +228,8 @@ func report(n int, runs map[string][]result, order []string) {
 		}
 		fmt.Println()
 	}
+	row.sameRows = len(left) == 1
+	return row
 }
 
 // median is the variant's run whose wall time is the median; with an even
@@ -223,10 +273,10 @@ func middle(ds []time.Duration) time.Duration {
 	}
 }
 
-func runVariant(v, u string, now time.Time) result {
+func runVariant(v, u string, rules cleanup.Rules, now time.Time) result {
 	exe, err := os.Executable()
 	must(err)
-	cmd := exec.Command(exe, "-child", v, "-url", u, "-now", now.Format(time.RFC3339Nano), "-batch-size", strconv.Itoa(batchSize))
+	cmd := exec.Command(exe, "-child", v, "-url", u, "-rules", string(rules), "-now", now.Format(time.RFC3339Nano), "-batch-size", strconv.Itoa(batchSize))
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
@@ -238,7 +288,7 @@ func runVariant(v, u string, now time.Time) result {
 	return r
 }
 
-func runChild(v, u string, now time.Time) error {
+func runChild(v, u string, rules cleanup.Rules, now time.Time) error {
 	ctx := context.Background()
 	ds, err := sqlstore.ParseURL(u)
 	if err != nil {
@@ -260,7 +310,7 @@ func runChild(v, u string, now time.Time) error {
 		if err != nil {
 			return err
 		}
-		o := cleanup.Options{Store: st, Rules: cleanup.RulesDOT33, RefreshTokenExpire: expire, BatchSize: batchSize, Now: now, Lock: cleanup.LockNone}
+		o := cleanup.Options{Store: st, Rules: rules, RefreshTokenExpire: expire, BatchSize: batchSize, Now: now, Lock: cleanup.LockNone}
 		switch v {
 		case "a2":
 			o.Workers = 2
@@ -276,9 +326,14 @@ func runChild(v, u string, now time.Time) error {
 		}
 		st.Close()
 	case "b":
-		steps = dotPattern(db, d, now)
+		steps = dotPattern(db, d, rules, now)
 	case "c":
-		steps = floor(db, d, now)
+		steps = floor(db, d, rules, now)
+	case "cli":
+		if ds.Dialect != sqlstore.DialectSQLite {
+			return fmt.Errorf("variant cli is SQLite's only")
+		}
+		steps = floorCLI(ds.Path, d, rules, now)
 	default:
 		return fmt.Errorf("unknown variant %q", v)
 	}

@@ -16,22 +16,88 @@ import (
 
 // copier makes fresh copies of the benchmark's database, seeded alike.
 type copier interface {
-	// seed makes a copy with n access tokens and their company, and
-	// returns its URL and how to drop it.
-	seed(n int, now time.Time) (string, func())
+	// seed makes a copy in layout l with n access-token slots of shape sh,
+	// and returns its URL and how to drop it.
+	seed(sh shape, l sqlstoretest.Layout, n int, now time.Time) (string, func())
 }
 
-// The mix, the same on every database (ids are fixed, so copies are
-// identical): access tokens 1..N, 80% expired 1 to 30 days ago and 20%
-// live (i % 5 = 0); those with i % 5 in (0, 1) carry an ID token of the
-// same expiry; 30% (i % 10 in 0, 4, 7) have a live refresh token; N/10
-// revoked refresh tokens (ids N+1…, unlinked, as DOT leaves them) revoked
-// 0 to 9 days ago; the access token with i % 10 = 2 was issued by rotating
-// the revoked refresh token N + i/10; N/10 grants, 90% expired.
+// seeder is what one database needs to say to fill a copy: a timestamp
+// seconds from now, a checksum, a series of ids.
+type seeder interface {
+	sqlOps
+	// at is the timestamp sec (an SQL expression) seconds after now.
+	at(sec string) string
+	// checksum is a unique 64-character token_checksum for id i, in an
+	// order unrelated to the ids, as the SHA-256 of real tokens are.
+	checksum(i string) string
+	// jti is a unique 32-character ID token jti for id i.
+	jti(i string) string
+	// each runs body, a SELECT list and WHERE over i, for i in 1…m, in
+	// INSERT … SELECT statements (prefix is the INSERT's head).
+	each(db *sqlx.DB, m int64, prefix, selectList, where string)
+}
+
+// fill seeds the tables with shape sh in layout l: the same rows on every
+// database.
+func fill(db *sqlx.DB, q seeder, sh shape, l sqlstoretest.Layout, n int64, now string) {
+	v341 := l == sqlstoretest.DOT341 || l == sqlstoretest.DOTMain
+	db.MustExec(`INSERT INTO auth_user (id, password, is_superuser, username, first_name, last_name, email, is_staff, is_active, date_joined)
+VALUES (1, '!', false, 'u', '', '', '', false, true, ` + now + `)`)
+	appCols, appVals := "", ""
+	if v341 {
+		appCols, appVals = ", registration_source", ", 'manual'"
+	}
+	db.MustExec(`INSERT INTO oauth2_provider_application (id, client_id, redirect_uris, client_type, authorization_grant_type, client_secret, name, user_id,
+skip_authorization, created, updated, algorithm, post_logout_redirect_uris, hash_client_secret, allowed_origins` + appCols + `)
+VALUES (1, 'c', '', 'confidential', 'password', '', 'bench', 1, false, ` + now + `, ` + now + `, '', '', true, ''` + appVals + `)`)
+	res, resVal := "", ""
+	if v341 {
+		res, resVal = ", resource", ", '[]'"
+	}
+	m := sh.slots(n)
+	access, idTok, live, revoked := sh.access(q, n), sh.idToken(q, n), sh.liveRefresh(q, n), sh.revoked(q, n)
+	exp := q.at(sh.expires(q, n))
+	q.each(db, m, `INSERT INTO oauth2_provider_idtoken (id, jti, expires, scope, created, updated, application_id, user_id)`,
+		`i, `+q.jti("i")+`, `+exp+`, 'openid', `+now+`, `+now+`, 1, 1`, `(`+access+`) AND (`+idTok+`)`)
+	q.each(db, m, `INSERT INTO oauth2_provider_accesstoken (id, token, token_checksum, expires, scope, application_id, user_id, created, updated, id_token_id, source_refresh_token_id`+res+`)`,
+		`i, `+concat(q, "'tok'", "i")+`, `+q.checksum("i")+`, `+exp+`, 'read write', 1, 1, `+now+`, `+now+`, CASE WHEN `+idTok+` THEN i END, `+sh.source(q, n)+resVal,
+		access)
+	rtCols, rtVals := "", ""
+	if v341 {
+		rtCols, rtVals = ", token_checksum, resource", ", "+q.checksum("i")+", '[]'"
+	}
+	q.each(db, m, `INSERT INTO oauth2_provider_refreshtoken (id, token, access_token_id, application_id, user_id, created, updated, revoked`+rtCols+`)`,
+		`i, `+concat(q, "'rt'", "i")+`, CASE WHEN `+revoked+` THEN NULL ELSE i END, 1, 1, `+now+`, `+now+`, CASE WHEN `+revoked+` THEN `+q.at(sh.revokedAt(q, n))+` END`+rtVals,
+		`(`+live+`) OR (`+revoked+`)`)
+	q.each(db, sh.grants(n), `INSERT INTO oauth2_provider_grant (id, code, expires, redirect_uri, scope, application_id, user_id, created, updated, code_challenge,
+code_challenge_method, nonce, claims`+res+`)`,
+		`i, `+concat(q, "'code'", "i")+`, `+q.at(sh.grantExpires(q, n))+`, 'https://example.com/cb', 'read', 1, 1, `+now+`, `+now+`, '', '', '', ''`+resVal, "1 = 1")
+}
+
+func concat(q seeder, a, b string) string {
+	if _, ok := q.(mysqlSeed); ok {
+		return "CONCAT(" + a + ", " + b + ")"
+	}
+	return a + " || " + b
+}
 
 type postgresCopies struct{ base string }
 
-func (c postgresCopies) seed(n int, now time.Time) (string, func()) {
+type postgresSeed struct{ now string }
+
+func (postgresSeed) div(a, b string) string { return "(" + a + ") / (" + b + ")" }
+func (s postgresSeed) at(sec string) string {
+	return "(" + s.now + " + (" + sec + ") * interval '1 second')"
+}
+func (postgresSeed) checksum(i string) string {
+	return "lpad(((" + i + ")::bigint * 2654435761 % 1000000007)::text, 20, '0') || lpad((" + i + ")::text, 44, '0')"
+}
+func (postgresSeed) jti(i string) string { return "md5((" + i + ")::text)::uuid" }
+func (postgresSeed) each(db *sqlx.DB, m int64, prefix, sel, where string) {
+	db.MustExec(prefix + "\nSELECT " + sel + " FROM generate_series(1::bigint, " + fmt.Sprint(m) + ") AS s(i) WHERE " + where)
+}
+
+func (c postgresCopies) seed(sh shape, l sqlstoretest.Layout, n int, now time.Time) (string, func()) {
 	admin := sqlx.MustOpen("postgres", c.base)
 	defer admin.Close()
 	schema := fmt.Sprintf("oauthkit_bench_%d_%d", n, time.Now().UnixNano())
@@ -43,29 +109,15 @@ func (c postgresCopies) seed(n int, now time.Time) (string, func()) {
 	u.RawQuery = q.Encode()
 	db := sqlx.MustOpen("postgres", u.String())
 	defer db.Close()
-	ddl, err := sqlstoretest.Schema(sqlstore.DialectPostgres, sqlstoretest.DOT301)
+	db.SetMaxOpenConns(1)
+	ddl, err := sqlstoretest.Schema(sqlstore.DialectPostgres, l)
 	must(err)
 	db.MustExec(ddl)
-	db.MustExec(`INSERT INTO auth_user (id, password, is_superuser, username, first_name, last_name, email, is_staff, is_active, date_joined)
-VALUES (1, '!', false, 'u', '', '', '', false, true, $1)`, now)
-	db.MustExec(`INSERT INTO oauth2_provider_application (id, client_id, redirect_uris, client_type, authorization_grant_type, client_secret, name, user_id,
-skip_authorization, created, updated, algorithm, post_logout_redirect_uris, hash_client_secret, allowed_origins)
-VALUES (1, 'c', '', 'confidential', 'password', '', 'bench', 1, false, $1, $1, '', '', true, '')`, now)
-	exp := `CASE WHEN i % 5 = 0 THEN $1::timestamptz + interval '1 hour' ELSE $1::timestamptz - (i % 30 + 1) * interval '1 day' END`
-	db.MustExec(`INSERT INTO oauth2_provider_idtoken (id, jti, expires, scope, created, updated, application_id, user_id)
-SELECT i, md5(i::text)::uuid, `+exp+`, 'openid', $1, $1, 1, 1 FROM generate_series(1, $2) i WHERE i % 5 IN (0, 1)`, now, n)
-	db.MustExec(`INSERT INTO oauth2_provider_accesstoken (id, token, token_checksum, expires, scope, application_id, user_id, created, updated, id_token_id)
-SELECT i, 'tok' || i, lpad(i::text, 64, '0'), `+exp+`, 'read write', 1, 1, $1, $1, CASE WHEN i % 5 IN (0, 1) THEN i END
-FROM generate_series(1, $2) i`, now, n)
-	db.MustExec(`INSERT INTO oauth2_provider_refreshtoken (id, token, access_token_id, application_id, user_id, created, updated, revoked)
-SELECT i, 'rt' || i, i, 1, 1, $1, $1, NULL FROM generate_series(1, $2) i WHERE i % 10 IN (0, 4, 7)`, now, n)
-	db.MustExec(`INSERT INTO oauth2_provider_refreshtoken (id, token, access_token_id, application_id, user_id, created, updated, revoked)
-SELECT $2 + j, 'rv' || j, NULL, 1, 1, $1, $1, $1::timestamptz - (j % 10) * interval '1 day' FROM generate_series(1, $2 / 10) j`, now, n)
-	db.MustExec(`UPDATE oauth2_provider_accesstoken SET source_refresh_token_id = $1 + (id / 10) WHERE id % 10 = 2 AND id / 10 BETWEEN 1 AND $1 / 10`, n)
-	db.MustExec(`INSERT INTO oauth2_provider_grant (id, code, expires, redirect_uri, scope, application_id, user_id, created, updated, code_challenge,
-code_challenge_method, nonce, claims)
-SELECT g, 'code' || g, CASE WHEN g % 10 = 0 THEN $1::timestamptz + interval '10 minutes' ELSE $1::timestamptz - (g % 30) * interval '1 hour' END,
-'https://example.com/cb', 'read', 1, 1, $1, $1, '', '', '', '' FROM generate_series(1, $2 / 10) g`, now, n)
+	// The foreign keys are deferred: checked once, at COMMIT.
+	db.MustExec(`BEGIN`)
+	t := "TIMESTAMPTZ '" + now.UTC().Format(time.RFC3339Nano) + "'"
+	fill(db, postgresSeed{now: t}, sh, l, int64(n), t)
+	db.MustExec(`COMMIT`)
 	db.MustExec(`VACUUM ANALYZE`)
 	return u.String(), func() {
 		admin := sqlx.MustOpen("postgres", c.base)
@@ -76,47 +128,62 @@ SELECT g, 'code' || g, CASE WHEN g % 10 = 0 THEN $1::timestamptz + interval '10 
 
 type sqliteCopies struct{ dir string }
 
-func (c sqliteCopies) seed(n int, now time.Time) (string, func()) {
+type sqliteSeed struct{ now string }
+
+func (sqliteSeed) div(a, b string) string { return "(" + a + ") / (" + b + ")" }
+func (s sqliteSeed) at(sec string) string { return "datetime(" + s.now + ", (" + sec + ") || ' seconds')" }
+func (sqliteSeed) checksum(i string) string {
+	return "printf('%020d%044d', (" + i + ") * 2654435761 % 1000000007, " + i + ")"
+}
+func (sqliteSeed) jti(i string) string { return "printf('%032d', " + i + ")" }
+func (sqliteSeed) each(db *sqlx.DB, m int64, prefix, sel, where string) {
+	db.MustExec(prefix + "\nWITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < " + fmt.Sprint(m) + ")\nSELECT " + sel + " FROM s WHERE " + where)
+}
+
+func (c sqliteCopies) seed(sh shape, l sqlstoretest.Layout, n int, now time.Time) (string, func()) {
 	dir, err := os.MkdirTemp(c.dir, "oauthkit-bench-")
 	must(err)
 	path := filepath.Join(dir, "db.sqlite3")
 	db := sqlx.MustOpen("sqlite", "file:"+path+"?_pragma=foreign_keys(0)&_pragma=journal_mode(delete)&_pragma=synchronous(off)")
 	defer db.Close()
-	ddl, err := sqlstoretest.Schema(sqlstore.DialectSQLite, sqlstoretest.DOT301)
+	db.SetMaxOpenConns(1)
+	ddl, err := sqlstoretest.Schema(sqlstore.DialectSQLite, l)
 	must(err)
 	for _, stmt := range splitSQL(ddl) {
 		db.MustExec(stmt)
 	}
-	t := sqlstore.DjangoSQLiteTime(now)
-	tx := db.MustBegin()
-	tx.MustExec(`INSERT INTO auth_user (id, password, is_superuser, username, first_name, last_name, email, is_staff, is_active, date_joined)
-VALUES (1, '!', false, 'u', '', '', '', false, true, ?)`, t)
-	tx.MustExec(`INSERT INTO oauth2_provider_application (id, client_id, redirect_uris, client_type, authorization_grant_type, client_secret, name, user_id,
-skip_authorization, created, updated, algorithm, post_logout_redirect_uris, hash_client_secret, allowed_origins)
-VALUES (1, 'c', '', 'confidential', 'password', '', 'bench', 1, false, ?, ?, '', '', true, '')`, t, t)
-	series := `WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ?2) `
-	exp := `CASE WHEN i % 5 = 0 THEN datetime(?1, '+1 hour') ELSE datetime(?1, '-' || (i % 30 + 1) || ' days') END`
-	tx.MustExec(`INSERT INTO oauth2_provider_idtoken (id, jti, expires, scope, created, updated, application_id, user_id)
-`+series+`SELECT i, printf('%032d', i), `+exp+`, 'openid', ?1, ?1, 1, 1 FROM s WHERE i % 5 IN (0, 1)`, t, n)
-	tx.MustExec(`INSERT INTO oauth2_provider_accesstoken (id, token, token_checksum, expires, scope, application_id, user_id, created, updated, id_token_id)
-`+series+`SELECT i, 'tok' || i, printf('%064d', i), `+exp+`, 'read write', 1, 1, ?1, ?1, CASE WHEN i % 5 IN (0, 1) THEN i END FROM s`, t, n)
-	tx.MustExec(`INSERT INTO oauth2_provider_refreshtoken (id, token, access_token_id, application_id, user_id, created, updated, revoked)
-`+series+`SELECT i, 'rt' || i, i, 1, 1, ?1, ?1, NULL FROM s WHERE i % 10 IN (0, 4, 7)`, t, n)
-	tx.MustExec(`INSERT INTO oauth2_provider_refreshtoken (id, token, access_token_id, application_id, user_id, created, updated, revoked)
-`+series+`SELECT ?2 + i, 'rv' || i, NULL, 1, 1, ?1, ?1, datetime(?1, '-' || (i % 10) || ' days') FROM s WHERE i <= ?2 / 10`, t, n)
-	tx.MustExec(`UPDATE oauth2_provider_accesstoken SET source_refresh_token_id = ?1 + (id / 10) WHERE id % 10 = 2 AND id / 10 BETWEEN 1 AND ?1 / 10`, n)
-	tx.MustExec(`INSERT INTO oauth2_provider_grant (id, code, expires, redirect_uri, scope, application_id, user_id, created, updated, code_challenge,
-code_challenge_method, nonce, claims)
-`+series+`SELECT i, 'code' || i, CASE WHEN i % 10 = 0 THEN datetime(?1, '+10 minutes') ELSE datetime(?1, '-' || (i % 30) || ' hours') END,
-'https://example.com/cb', 'read', 1, 1, ?1, ?1, '', '', '', '' FROM s WHERE i <= ?2 / 10`, t, n)
-	must(tx.Commit())
+	t := "'" + sqlstore.DjangoSQLiteTime(now) + "'"
+	db.MustExec(`BEGIN`)
+	fill(db, sqliteSeed{now: t}, sh, l, int64(n), t)
+	db.MustExec(`COMMIT`)
 	db.MustExec(`ANALYZE`)
 	return "sqlite:" + path, func() { os.RemoveAll(dir) }
 }
 
 type mysqlCopies struct{ base string }
 
-func (c mysqlCopies) seed(n int, now time.Time) (string, func()) {
+type mysqlSeed struct{ now string }
+
+func (mysqlSeed) div(a, b string) string { return "(" + a + ") DIV (" + b + ")" }
+func (s mysqlSeed) at(sec string) string {
+	return "TIMESTAMPADD(SECOND, " + sec + ", " + s.now + ")"
+}
+func (mysqlSeed) checksum(i string) string {
+	return "CONCAT(LPAD((" + i + ") * 2654435761 % 1000000007, 20, '0'), LPAD(" + i + ", 44, '0'))"
+}
+func (mysqlSeed) jti(i string) string { return "LPAD(" + i + ", 32, '0')" }
+
+// each: MariaDB has no series function; 10^5 combinations of digits make
+// a chunk of ids, offset chunk by chunk.
+func (mysqlSeed) each(db *sqlx.DB, m int64, prefix, sel, where string) {
+	const chunk = 100000
+	for off := int64(0); off < m; off += chunk {
+		db.MustExec(prefix + "\nSELECT " + sel + fmt.Sprintf(` FROM (SELECT %d + a.x + 10*b.x + 100*c.x + 1000*d.x + 10000*e.x + 1 AS i
+FROM bench_digits a, bench_digits b, bench_digits c, bench_digits d, bench_digits e) s WHERE i <= %d AND (`, off, m) + where + `)`)
+	}
+}
+
+func (c mysqlCopies) seed(sh shape, l sqlstoretest.Layout, n int, now time.Time) (string, func()) {
 	ds, err := sqlstore.ParseURL(c.base)
 	must(err)
 	admin := sqlx.MustOpen("mysql", ds.DSN)
@@ -131,41 +198,16 @@ func (c mysqlCopies) seed(n int, now time.Time) (string, func()) {
 	db := sqlx.MustOpen("mysql", dsn.DSN)
 	defer db.Close()
 	db.SetMaxOpenConns(1)
-	ddl, err := sqlstoretest.Schema(sqlstore.DialectMySQL, sqlstoretest.DOT301)
+	ddl, err := sqlstoretest.Schema(sqlstore.DialectMySQL, l)
 	must(err)
 	for _, stmt := range splitSQL(ddl) {
 		db.MustExec(stmt)
 	}
-	t := now.UTC().Format("2006-01-02 15:04:05.000000")
 	db.MustExec(`SET SESSION foreign_key_checks = 0, unique_checks = 0`)
-	db.MustExec(`INSERT INTO auth_user (id, password, is_superuser, username, first_name, last_name, email, is_staff, is_active, date_joined)
-VALUES (1, '!', false, 'u', '', '', '', false, true, ?)`, t)
-	db.MustExec(`INSERT INTO oauth2_provider_application (id, client_id, redirect_uris, client_type, authorization_grant_type, client_secret, name, user_id,
-skip_authorization, created, updated, algorithm, post_logout_redirect_uris, hash_client_secret, allowed_origins)
-VALUES (1, 'c', '', 'confidential', 'password', '', 'bench', 1, false, ?, ?, '', '', true, '')`, t, t)
 	db.MustExec(`CREATE TABLE bench_digits (x int PRIMARY KEY)`)
 	db.MustExec(`INSERT INTO bench_digits VALUES (0),(1),(2),(3),(4),(5),(6),(7),(8),(9)`)
-	// A series in chunks of 100,000: 10^5 combinations of digits, offset.
-	const chunk = 100000
-	series := `(SELECT ? + a.x + 10*b.x + 100*c.x + 1000*d.x + 10000*e.x + 1 AS i FROM bench_digits a, bench_digits b, bench_digits c, bench_digits d, bench_digits e) s`
-	exp := `CASE WHEN i % 5 = 0 THEN DATE_ADD(?, INTERVAL 1 HOUR) ELSE DATE_SUB(?, INTERVAL (i % 30 + 1) DAY) END`
-	for off := 0; off < n; off += chunk {
-		db.MustExec(`INSERT INTO oauth2_provider_idtoken (id, jti, expires, scope, created, updated, application_id, user_id)
-SELECT i, LPAD(i, 32, '0'), `+exp+`, 'openid', ?, ?, 1, 1 FROM `+series+` WHERE i <= ? AND i % 5 IN (0, 1)`, t, t, t, t, off, n)
-		db.MustExec(`INSERT INTO oauth2_provider_accesstoken (id, token, token_checksum, expires, scope, application_id, user_id, created, updated, id_token_id)
-SELECT i, CONCAT('tok', i), LPAD(i, 64, '0'), `+exp+`, 'read write', 1, 1, ?, ?, CASE WHEN i % 5 IN (0, 1) THEN i END FROM `+series+` WHERE i <= ?`, t, t, t, t, off, n)
-		db.MustExec(`INSERT INTO oauth2_provider_refreshtoken (id, token, access_token_id, application_id, user_id, created, updated, revoked)
-SELECT i, CONCAT('rt', i), i, 1, 1, ?, ?, NULL FROM `+series+` WHERE i <= ? AND i % 10 IN (0, 4, 7)`, t, t, off, n)
-	}
-	for off := 0; off < n/10; off += chunk {
-		db.MustExec(`INSERT INTO oauth2_provider_refreshtoken (id, token, access_token_id, application_id, user_id, created, updated, revoked)
-SELECT ? + i, CONCAT('rv', i), NULL, 1, 1, ?, ?, DATE_SUB(?, INTERVAL (i % 10) DAY) FROM `+series+` WHERE i <= ?`, n, t, t, t, off, n/10)
-		db.MustExec(`INSERT INTO oauth2_provider_grant (id, code, expires, redirect_uri, scope, application_id, user_id, created, updated, code_challenge,
-code_challenge_method, nonce, claims)
-SELECT i, CONCAT('code', i), CASE WHEN i % 10 = 0 THEN DATE_ADD(?, INTERVAL 10 MINUTE) ELSE DATE_SUB(?, INTERVAL (i % 30) HOUR) END,
-'https://example.com/cb', 'read', 1, 1, ?, ?, '', '', '', '' FROM `+series+` WHERE i <= ?`, t, t, t, t, off, n/10)
-	}
-	db.MustExec(`UPDATE oauth2_provider_accesstoken SET source_refresh_token_id = ? + (id DIV 10) WHERE id % 10 = 2 AND id DIV 10 BETWEEN 1 AND ? DIV 10`, n, n)
+	t := "TIMESTAMP'" + now.UTC().Format("2006-01-02 15:04:05.000000") + "'"
+	fill(db, mysqlSeed{now: t}, sh, l, int64(n), t)
 	db.MustExec(`DROP TABLE bench_digits`)
 	db.MustExec(`SET SESSION foreign_key_checks = 1, unique_checks = 1`)
 	for _, tbl := range []string{access, refresh, idtoken, grant} {
