@@ -32,9 +32,9 @@ import (
 	"github.com/oauthkit/oauthkit/cleanup"
 	"github.com/oauthkit/oauthkit/store/sqlstore"
 	_ "github.com/oauthkit/oauthkit/store/sqlstore/mysql"
-	"github.com/oauthkit/oauthkit/store/sqlstore/sqlstoretest"
 	_ "github.com/oauthkit/oauthkit/store/sqlstore/postgres"
 	_ "github.com/oauthkit/oauthkit/store/sqlstore/sqlite"
+	"github.com/oauthkit/oauthkit/store/sqlstore/sqlstoretest"
 )
 
 var batchSize = 10000

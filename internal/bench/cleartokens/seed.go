@@ -131,7 +131,9 @@ type sqliteCopies struct{ dir string }
 type sqliteSeed struct{ now string }
 
 func (sqliteSeed) div(a, b string) string { return "(" + a + ") / (" + b + ")" }
-func (s sqliteSeed) at(sec string) string { return "datetime(" + s.now + ", (" + sec + ") || ' seconds')" }
+func (s sqliteSeed) at(sec string) string {
+	return "datetime(" + s.now + ", (" + sec + ") || ' seconds')"
+}
 func (sqliteSeed) checksum(i string) string {
 	return "printf('%020d%044d', (" + i + ") * 2654435761 % 1000000007, " + i + ")"
 }

@@ -82,7 +82,9 @@ var shapes = []shape{
 		source: func(_ sqlOps, _ int64) string {
 			return "CASE WHEN " + scatter("i", 0) + " >= 9 AND " + scatter("i - 1", 0) + " < 9 AND i > 1 THEN i - 1 END"
 		},
-		grantExpires: func(_ sqlOps, _ int64) string { return "CASE WHEN " + scatter("i", 5) + " < 30 THEN -3600 ELSE 600 END" },
+		grantExpires: func(_ sqlOps, _ int64) string {
+			return "CASE WHEN " + scatter("i", 5) + " < 30 THEN -3600 ELSE 600 END"
+		},
 	},
 	timeOrdered("backlog", "a time-ordered backlog, as a table cleaned daily looks: the oldest half of the ids expired, the newest live", 50, 90),
 	timeOrdered("neglected", "a long neglected table: the oldest 95 % of the ids expired", 95, 99),
