@@ -250,23 +250,20 @@ func (mysqlDialect) replicas(context.Context, *sqlx.DB) ([]store.Replica, error)
 
 // deleteBatch walks by primary key, each batch one transaction at READ
 // COMMITTED (no gap locks that would hold back inserts at the end of the
-// table).
+// table), and a keyset: the ids of the next Max matching rows after the
+// cursor are read and locked (FOR UPDATE; at READ COMMITTED InnoDB keeps
+// the locks of matching rows only), looking through scanWindow batch sizes
+// of ids at most; for a refresh-token rule the references to them are
+// nulled (InnoDB checks foreign keys at once); and they are deleted with
+// the condition checked again. So a batch holds close to Max rows however
+// sparse the matches are, and the walk never looks back.
 //
-// A rule with no SET_NULL (access and ID tokens, grants) is one DELETE of
-// a range of Max consecutive ids from the next row on: it cannot take more
-// than Max rows, reads each row once, and checks the condition itself. A
-// server that links a row to one being deleted makes the DELETE fail at
-// once (its foreign key), and the batch is tried again.
-//
-// A refresh-token rule must null the references to its rows before they
-// go, as InnoDB checks foreign keys at once: the ids of the next Max
-// matches are read and locked (FOR UPDATE), the references to them
-// nulled, and they are deleted with the condition checked again. A row
-// locked FOR UPDATE cannot change under the batch, and a server that
-// links a row to one waits for the lock (its foreign key check), then
-// fails once the row is gone. If the delete still finds fewer rows than
-// were locked, the references nulled may belong to rows that stay: the
-// batch is rolled back and tried again.
+// A row locked FOR UPDATE cannot change under the batch, and a server
+// that links a row to one (a refresh token to an access token, an access
+// token to a refresh token it was rotated from) waits for the lock in its
+// foreign key check, then fails once the row is gone. If the delete still
+// finds fewer rows than were locked, the references nulled may belong to
+// rows that stay: the batch is rolled back and tried again.
 func (d mysqlDialect) deleteBatch(ctx context.Context, s *Store, r boundRule, p store.DeleteBatchParams, f fence) (store.DeleteBatchResult, error) {
 	after, err := parseIDCursor(p.After)
 	if err != nil {
@@ -281,12 +278,7 @@ func (d mysqlDialect) deleteBatch(ctx context.Context, s *Store, r boundRule, p 
 	if err != nil {
 		return store.DeleteBatchResult{}, err
 	}
-	var res store.DeleteBatchResult
-	if r.nullTable == "" {
-		res, err = d.rangeBatch(ctx, tx, r, after, until, p.Max)
-	} else {
-		res, err = d.lockedBatch(ctx, tx, r, after, until, p.Max)
-	}
+	res, err := d.keysetBatch(ctx, tx, r, after, until, p.Max)
 	if err != nil {
 		return store.DeleteBatchResult{}, err
 	}
@@ -300,37 +292,28 @@ func (d mysqlDialect) deleteBatch(ctx context.Context, s *Store, r boundRule, p 
 	return res, commitFenced(ctx, tx, f)
 }
 
-func (d mysqlDialect) rangeBatch(ctx context.Context, tx *sqlx.Tx, r boundRule, after, until int64, max int) (store.DeleteBatchResult, error) {
-	lo, hi, ok, err := nextIDRange(ctx, tx, r.table, after, until, max)
+func (d mysqlDialect) keysetBatch(ctx context.Context, tx *sqlx.Tx, r boundRule, after, until int64, max int) (store.DeleteBatchResult, error) {
+	lo, hi, ok, err := nextIDWindow(ctx, tx, r.table, after, until, windowWidth(max))
 	if err != nil {
 		return store.DeleteBatchResult{}, err
 	}
 	if !ok {
 		return store.DeleteBatchResult{Next: idCursor(after), Done: true}, nil
 	}
-	res, err := tx.ExecContext(ctx, `DELETE t FROM `+r.table+` AS t WHERE t.id > ? AND t.id <= ? AND `+r.cond, append([]any{lo, hi}, r.args...)...)
-	if err != nil {
-		return store.DeleteBatchResult{}, err
-	}
-	deleted, err := res.RowsAffected()
-	if err != nil {
-		return store.DeleteBatchResult{}, err
-	}
-	return store.DeleteBatchResult{Deleted: deleted, Next: idCursor(hi)}, nil
-}
-
-func (d mysqlDialect) lockedBatch(ctx context.Context, tx *sqlx.Tx, r boundRule, after, until int64, max int) (store.DeleteBatchResult, error) {
 	var ids []int64
-	q := `SELECT t.id FROM ` + r.table + ` AS t WHERE t.id > ? AND t.id < ? AND ` + r.cond + ` ORDER BY t.id LIMIT ? FOR UPDATE`
-	if err := tx.SelectContext(ctx, &ids, q, append(append([]any{after, until}, r.args...), max)...); err != nil {
+	q := `SELECT t.id FROM ` + r.table + ` AS t WHERE t.id > ? AND t.id <= ? AND ` + r.cond + ` ORDER BY t.id LIMIT ? FOR UPDATE`
+	if err := tx.SelectContext(ctx, &ids, q, append(append([]any{lo, hi}, r.args...), max)...); err != nil {
 		return store.DeleteBatchResult{}, err
 	}
+	next := idCursor(keysetNext(ids, max, hi))
 	if len(ids) == 0 {
-		return store.DeleteBatchResult{Next: idCursor(after), Done: true}, nil
+		return store.DeleteBatchResult{Next: next}, nil
 	}
 	set := idsJSON(ids)
-	if _, err := tx.ExecContext(ctx, d.nullRefs(r.nullTable, r.nullColumn, d.idSet()), set); err != nil {
-		return store.DeleteBatchResult{}, err
+	if r.nullTable != "" {
+		if _, err := tx.ExecContext(ctx, d.nullRefs(r.nullTable, r.nullColumn, d.idSet()), set); err != nil {
+			return store.DeleteBatchResult{}, err
+		}
 	}
 	res, err := tx.ExecContext(ctx, `DELETE t FROM `+r.table+` AS t WHERE t.id IN `+d.idSet()+` AND `+r.cond, append([]any{set}, r.args...)...)
 	if err != nil {
@@ -343,7 +326,7 @@ func (d mysqlDialect) lockedBatch(ctx context.Context, tx *sqlx.Tx, r boundRule,
 	if deleted != int64(len(ids)) {
 		return store.DeleteBatchResult{}, transientError{fmt.Errorf("%d of %d locked rows no longer matched; the batch was rolled back", int64(len(ids))-deleted, len(ids))}
 	}
-	return store.DeleteBatchResult{Deleted: deleted, Next: idCursor(ids[len(ids)-1]), Done: len(ids) < max}, nil
+	return store.DeleteBatchResult{Deleted: deleted, Next: next}, nil
 }
 
 // partition cuts the ids into ranges of equal width.

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -193,11 +194,14 @@ func (sqliteDialect) safeMessage(err error) (string, bool) {
 
 // deleteBatch walks the table in rowid (id) order, each batch one
 // transaction that takes the write lock at BEGIN (_txlock=immediate), so
-// nothing changes under it. A batch is a range of Max consecutive ids from
-// the next row on, which holds at most Max rows: one DELETE checks the
-// condition and returns the ids it took, and the references to them are
-// then nulled (the foreign keys are deferred to COMMIT). Each row is read
-// once, by the DELETE only.
+// nothing changes under it. A batch is a keyset: one DELETE takes the next
+// Max rows after the cursor that match the condition (or fewer, when
+// scanWindow batch sizes of ids hold fewer) and returns their ids; the
+// references to them are then nulled (the foreign keys are deferred to
+// COMMIT). So a batch holds close to Max rows however sparse the matches
+// are: where they are few, a batch of consecutive ids would commit a
+// nearly empty transaction that still rewrote a page of every index for
+// each row it took. Each row is read once; the walk never looks back.
 func (sqliteDialect) deleteBatch(ctx context.Context, s *Store, r boundRule, p store.DeleteBatchParams, f fence) (store.DeleteBatchResult, error) {
 	after, err := parseIDCursor(p.After)
 	if err != nil {
@@ -213,15 +217,17 @@ func (sqliteDialect) deleteBatch(ctx context.Context, s *Store, r boundRule, p s
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
 
-	lo, hi, ok, err := nextIDRange(ctx, tx, r.table, after, until, p.Max)
+	lo, hi, ok, err := nextIDWindow(ctx, tx, r.table, after, until, windowWidth(p.Max))
 	if err != nil {
 		return store.DeleteBatchResult{}, err
 	}
 	if !ok {
 		return store.DeleteBatchResult{Next: p.After, Done: true}, commitFenced(ctx, tx, f)
 	}
-	rows, err := tx.QueryContext(ctx, `DELETE FROM `+r.table+` AS t WHERE t.id > ? AND t.id <= ? AND `+r.cond+` RETURNING id`,
-		append([]any{lo, hi}, r.args...)...)
+	// The subquery reads the table the DELETE changes, so SQLite collects
+	// the ids first and then deletes them by rowid, in the one statement.
+	rows, err := tx.QueryContext(ctx, `DELETE FROM `+r.table+` WHERE id IN (SELECT t.id FROM `+r.table+` AS t WHERE t.id > ? AND t.id <= ? AND `+r.cond+` ORDER BY t.id LIMIT ?) RETURNING id`,
+		append(append([]any{lo, hi}, r.args...), p.Max)...)
 	if err != nil {
 		return store.DeleteBatchResult{}, err
 	}
@@ -237,6 +243,7 @@ func (sqliteDialect) deleteBatch(ctx context.Context, s *Store, r boundRule, p s
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return store.DeleteBatchResult{}, err
 	}
+	slices.Sort(ids) // RETURNING's order is unspecified
 	if r.nullTable != "" && len(ids) > 0 {
 		d := sqliteDialect{}
 		if _, err := tx.ExecContext(ctx, d.nullRefs(r.nullTable, r.nullColumn, d.idSet()), idsJSON(ids)); err != nil {
@@ -250,7 +257,8 @@ func (sqliteDialect) deleteBatch(ctx context.Context, s *Store, r boundRule, p s
 	if err := commitFenced(ctx, tx, f); err != nil {
 		return store.DeleteBatchResult{}, err
 	}
-	return store.DeleteBatchResult{Deleted: int64(len(ids)), Next: idCursor(hi), Walked: min(hi, total), Total: total}, nil
+	next := keysetNext(ids, p.Max, hi)
+	return store.DeleteBatchResult{Deleted: int64(len(ids)), Next: idCursor(next), Walked: min(next, total), Total: total}, nil
 }
 
 func (sqliteDialect) idSet() string { return `(SELECT value FROM json_each(?))` }

@@ -114,11 +114,6 @@ func parseIDCursor(c store.Cursor) (int64, error) {
 	return v, nil
 }
 
-// nextIDRange is the next batch of a walk by id that deletes a range: the
-// ids in (lo, hi], Max consecutive ids from the first row after the
-// cursor (found by the primary key, past any gap) and below until. Max
-// consecutive ids hold at most Max rows, so the DELETE cannot take more,
-// and it reads each row of the range once. ok is false when no row is left.
 // idWalkTotal is where a walk by id ends, for a progress display: the
 // table's largest id (a primary-key lookup), or the range's end.
 func idWalkTotal(ctx context.Context, tx *sqlx.Tx, table string, until int64) (int64, error) {
@@ -129,7 +124,26 @@ func idWalkTotal(ctx context.Context, tx *sqlx.Tx, table string, until int64) (i
 	return min(maxID, until-1), nil
 }
 
-func nextIDRange(ctx context.Context, tx *sqlx.Tx, table string, after, until int64, max int) (lo, hi int64, ok bool, err error) {
+// scanWindow bounds how many consecutive ids one batch of a walk by id
+// looks through for its matches, in batches: a batch takes the next Max
+// matching rows, but where matches are rare (a table mostly live) it
+// stops at this many batch sizes of ids, so one transaction never holds
+// its locks for a scan of the whole table.
+const scanWindow = 16
+
+// windowWidth is scanWindow batch sizes of ids, saturating.
+func windowWidth(max int) int64 {
+	if int64(max) > math.MaxInt64/scanWindow {
+		return math.MaxInt64
+	}
+	return int64(max) * scanWindow
+}
+
+// nextIDWindow is where the next batch of a walk by id looks: the ids in
+// (lo, hi], from the first row after the cursor (found by the primary
+// key, past any gap), width ids at most and below until. ok is false when
+// no row is left.
+func nextIDWindow(ctx context.Context, tx *sqlx.Tx, table string, after, until int64, width int64) (lo, hi int64, ok bool, err error) {
 	var first sql.NullInt64
 	if err := tx.GetContext(ctx, &first, `SELECT MIN(t.id) FROM `+table+` AS t WHERE t.id > ? AND t.id < ?`, after, until); err != nil {
 		return 0, 0, false, err
@@ -139,8 +153,18 @@ func nextIDRange(ctx context.Context, tx *sqlx.Tx, table string, after, until in
 	}
 	lo = first.Int64 - 1
 	hi = until - 1
-	if int64(max) < hi-lo { // lo+max without overflow
-		hi = lo + int64(max)
+	if width < hi-lo { // lo+width without overflow
+		hi = lo + width
 	}
 	return lo, hi, true, nil
+}
+
+// keysetNext is where a walk by id goes on after a batch that looked at
+// (lo, hi] and took ids (in order): right after the last one when the
+// batch filled up (more may follow in the window), else past the window.
+func keysetNext(ids []int64, max int, hi int64) int64 {
+	if len(ids) >= max {
+		return ids[len(ids)-1]
+	}
+	return hi
 }

@@ -158,3 +158,54 @@ func testHugeMax(t *testing.T, e Harness) {
 	assert.EqualValues(t, 5, sum(Drain(t, e.Store(), store.GrantExpiredBefore, cutoff, math.MaxInt)))
 	assert.Equal(t, kept, e.IDs(t, Grant))
 }
+
+// Batches fill up whatever the spread: where one row in five matches, each
+// batch but the last still takes Max rows (a walk in windows of Max
+// consecutive ids would take about Max/5), and none takes more.
+func testBatchesFill(t *testing.T, e Harness) {
+	const matches, max = 40, 6
+	cases := []struct {
+		target store.Target
+		table  Table
+		row    func(match bool) int64
+	}{
+		{store.GrantExpiredBefore, Grant, func(match bool) int64 {
+			if match {
+				return e.Grant(t, cutoff.Add(-time.Hour))
+			}
+			return e.Grant(t, far)
+		}},
+		{store.AccessExpiredBefore, AccessToken, func(match bool) int64 {
+			if match {
+				return e.AccessToken(t, cutoff.Add(-time.Hour))
+			}
+			return e.AccessToken(t, far)
+		}},
+		{store.RefreshRevokedBefore, RefreshToken, func(match bool) int64 {
+			if match {
+				return e.RefreshToken(t, 0, cutoff.Add(-time.Hour))
+			}
+			return e.RefreshToken(t, e.AccessToken(t, far), time.Time{})
+		}},
+	}
+	for _, tc := range cases {
+		var kept []int64
+		for i := 0; i < matches*5; i++ {
+			if id := tc.row(i%5 == 0); i%5 != 0 {
+				kept = append(kept, id)
+			}
+		}
+		batches := Drain(t, e.Store(), tc.target, cutoff, max)
+		assert.EqualValues(t, matches, sum(batches), "%s: deleted", tc.target)
+		full := matches / max
+		require.GreaterOrEqual(t, len(batches), full+1, "%s: batches %v", tc.target, batches)
+		for i, n := range batches {
+			assert.LessOrEqual(t, n, int64(max), "%s: batch %d of %v took more than Max", tc.target, i, batches)
+			if i < full {
+				assert.EqualValues(t, max, n, "%s: batch %d of %v is not full", tc.target, i, batches)
+			}
+		}
+		assert.Equal(t, kept, e.IDs(t, tc.table), "%s: rows left", tc.target)
+		e.DeleteAllTokens(t)
+	}
+}

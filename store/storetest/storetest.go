@@ -24,6 +24,7 @@ func Run(t *testing.T, open Opener) {
 				"DeleteBatch/Targets":           testTargets,
 				"DeleteBatch/SetNullOnRefresh":  testSetNull,
 				"DeleteBatch/BatchesAreBounded": testBatches,
+				"DeleteBatch/BatchesFillUp":     testBatchesFill,
 				"DeleteBatch/HugeMax":           testHugeMax,
 				"Partition":                     testPartition,
 				"CountMatches":                  testCountMatches,
