@@ -41,6 +41,9 @@ var batchSize = 10000
 
 var expire = 24 * time.Hour
 
+// batchInterval is the pause after each batch of the variants named …-i.
+var batchInterval = 100 * time.Millisecond
+
 // stepTime is one step of one run.
 type stepTime struct {
 	Name    string        `json:"name"`
@@ -68,6 +71,15 @@ func main() {
 	dir := flag.String("dir", os.TempDir(), "folder for the SQLite copies")
 	flag.IntVar(&batchSize, "batch-size", batchSize, "CLEAR_EXPIRED_TOKENS_BATCH_SIZE of oauthkit's runs and DOT's pattern")
 	child := flag.String("child", "", "internal: run one variant against -url")
+	flag.DurationVar(&batchInterval, "batch-interval", batchInterval, "the pause after each batch in the variants a-i and a2-i")
+	load := flag.Float64("load", 0, "also measure live traffic: play a DOT server at this many operations a second beside each of -load-order (0: no load runs)")
+	loadConns := flag.Int("load-conns", 4, "connections the load uses")
+	loadOrder := flag.String("load-order", "idle,b,c,a,a2,a-i,a2-i", "variants to run beside the load, each on a fresh copy (idle: the load alone); SQLite has no a2")
+	loadShape := flag.String("load-shape", "spread", "data shape of the load runs' copies")
+	loadLayout := flag.String("load-layout", "3.4.1", "DOT layout of the load runs' copies")
+	loadN := flag.Int("load-n", 1000000, "access-token slots of the load runs' copies")
+	idleFor := flag.Duration("idle-for", 30*time.Second, "how long the load alone is measured")
+	timing := flag.Bool("timing", true, "run the timing matrix (-n × -shape × -layout); false runs only the load runs")
 	childURL := flag.String("url", "", "internal")
 	childRules := flag.String("rules", string(cleanup.RulesDOT33), "internal")
 	nowFlag := flag.String("now", "", "internal")
@@ -132,6 +144,9 @@ func main() {
 		*dbKind, batchSize, *order)
 	var sum []summaryRow
 	for _, s := range strings.Split(*ns, ",") {
+		if !*timing {
+			break
+		}
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		must(err)
 		for _, sh := range runShapes {
@@ -152,7 +167,29 @@ func main() {
 			}
 		}
 	}
-	printSummary(sum, variants)
+	if len(sum) > 0 {
+		printSummary(sum, variants)
+	}
+	if *load > 0 {
+		sh, err := shapeNamed(*loadShape)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "-load-shape: %v\n", err)
+			os.Exit(2)
+		}
+		l := sqlstoretest.Layout(*loadLayout)
+		if l != sqlstoretest.DOT301 && l != sqlstoretest.DOT341 {
+			fmt.Fprintf(os.Stderr, "-load-layout %q: want 3.0.1 or 3.4.1\n", l)
+			os.Exit(2)
+		}
+		var lo []string
+		for _, v := range strings.Split(*loadOrder, ",") {
+			if v = strings.TrimSpace(v); *dbKind == "sqlite" && strings.HasPrefix(v, "a2") {
+				continue
+			}
+			lo = append(lo, v)
+		}
+		runLatency(target, latencyPlan{rate: *load, conns: *loadConns, sh: sh, layout: l, n: *loadN, order: lo, idleFor: *idleFor, warm: 5 * time.Second}, now)
+	}
 }
 
 // rulesOf is the rule set a layout's DOT runs.
@@ -276,7 +313,7 @@ func middle(ds []time.Duration) time.Duration {
 func runVariant(v, u string, rules cleanup.Rules, now time.Time) result {
 	exe, err := os.Executable()
 	must(err)
-	cmd := exec.Command(exe, "-child", v, "-url", u, "-rules", string(rules), "-now", now.Format(time.RFC3339Nano), "-batch-size", strconv.Itoa(batchSize))
+	cmd := exec.Command(exe, "-child", v, "-url", u, "-rules", string(rules), "-now", now.Format(time.RFC3339Nano), "-batch-size", strconv.Itoa(batchSize), "-batch-interval", batchInterval.String())
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
@@ -300,10 +337,11 @@ func runChild(v, u string, rules cleanup.Rules, now time.Time) error {
 	d.settle(db)
 	start := time.Now()
 	var steps []stepTime
-	switch v {
+	base, paced := strings.CutSuffix(v, "-i")
+	switch base {
 	case "a", "a2", "a-id", "a-lock":
 		var opts []sqlstore.Option
-		if v == "a-id" {
+		if base == "a-id" {
 			opts = append(opts, sqlstore.WalkByPrimaryKey())
 		}
 		st, err := sqlstore.Open(ctx, u, opts...)
@@ -311,7 +349,10 @@ func runChild(v, u string, rules cleanup.Rules, now time.Time) error {
 			return err
 		}
 		o := cleanup.Options{Store: st, Rules: rules, RefreshTokenExpire: expire, BatchSize: batchSize, Now: now, Lock: cleanup.LockNone}
-		switch v {
+		if paced {
+			o.BatchInterval = batchInterval
+		}
+		switch base {
 		case "a2":
 			o.Workers = 2
 		case "a-lock":

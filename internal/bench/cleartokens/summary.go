@@ -73,6 +73,11 @@ func variantTitle(v string) string {
 		return "floor (c)"
 	case "cli":
 		return "floor, sqlite3 CLI (cli)"
+	case "idle":
+		return "idle (no cleaner)"
+	}
+	if base, ok := strings.CutSuffix(v, "-i"); ok {
+		return strings.TrimSuffix(variantTitle(base), " ("+base+")") + " --batch-interval " + batchInterval.String() + " (" + v + ")"
 	}
 	return v
 }
