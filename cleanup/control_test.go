@@ -293,6 +293,54 @@ func TestWorkersStopTogether(t *testing.T) {
 	}
 }
 
+// Workers take ranges from a queue: with more ranges than workers, every
+// range is walked to its end, by at most Workers batches at a time, and a
+// worker whose range ends takes the next (where the matches all lie at the
+// start of the table, as in a time-ordered backlog, no worker sits idle
+// while one range still has work).
+func TestWorkersShareRanges(t *testing.T) {
+	const ranges, perRange = 10, 3
+	var running, peak atomic.Int32
+	var mu sync.Mutex
+	batchesOf := map[store.Cursor]int{}
+	var asked store.PartitionParams
+	f := &fakeStore{
+		PartitionFunc: func(_ context.Context, p store.PartitionParams) ([]store.Range, error) {
+			asked = p
+			var out []store.Range
+			for i := range ranges {
+				out = append(out, store.Range{From: store.Cursor(fmt.Sprint(i)), Until: store.Cursor(fmt.Sprint(i + 1))})
+			}
+			return out, nil
+		},
+		DeleteBatchFunc: func(_ context.Context, p store.DeleteBatchParams) (store.DeleteBatchResult, error) {
+			if p.Target != store.GrantExpiredBefore {
+				return store.DeleteBatchResult{Done: true}, nil
+			}
+			n := running.Add(1)
+			defer running.Add(-1)
+			for {
+				if old := peak.Load(); n <= old || peak.CompareAndSwap(old, n) {
+					break
+				}
+			}
+			mu.Lock()
+			batchesOf[p.Until]++
+			done := batchesOf[p.Until] == perRange
+			mu.Unlock()
+			return store.DeleteBatchResult{Deleted: 1, Next: p.After + "x", Done: done}, nil
+		},
+	}
+	rep, err := fakeRun(t, f, cleanup.Options{Workers: 3})
+	require.NoError(t, err)
+	grants := stepNamed(t, rep, cleanup.StepExpiredGrant)
+	assert.True(t, grants.Complete)
+	assert.EqualValues(t, ranges*perRange, grants.Deleted)
+	assert.Len(t, batchesOf, ranges, "every range was walked")
+	assert.LessOrEqual(t, peak.Load(), int32(3), "at most Workers batches at once")
+	assert.Greater(t, asked.Parts, 3, "the table is cut into more ranges than workers")
+}
+
 // The preamble: a standby is said first, before any lock or batch.
 func TestReadOnlyDatabaseSaidFirst(t *testing.T) {
 	f := &fakeStore{

@@ -30,7 +30,8 @@ func runStep(ctx context.Context, o Options, st *StepReport, runStart time.Time,
 	defer func() { st.Duration = time.Since(start) }()
 	ranges := []store.Range{{}}
 	if o.Workers > 1 {
-		if ranges, err = o.Store.Partition(ctx, store.PartitionParams{Target: st.Target, Parts: o.Workers}); err != nil {
+		p := store.PartitionParams{Target: st.Target, Parts: o.Workers * rangesPerWorker}
+		if ranges, err = o.Store.Partition(ctx, p); err != nil {
 			return false, fmt.Errorf("step %s: %w", st.Name, err)
 		}
 	}
@@ -40,39 +41,62 @@ func runStep(ctx context.Context, o Options, st *StepReport, runStart time.Time,
 		st.Complete = complete
 		return spent, err
 	}
-	// The workers stop together: the first error (or the budget) ends the
-	// others after their batch in flight.
+	// The workers take ranges from a queue until it is empty, and stop
+	// together: the first error (or the budget) ends the others after
+	// their batch in flight.
+	queue := make(chan store.Range, len(ranges))
+	for _, r := range ranges {
+		queue <- r
+	}
+	close(queue)
 	wctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var firstErr error
 	allComplete := true
-	for _, r := range ranges {
+	for range min(o.Workers, len(ranges)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			complete, sp, err := w.walk(wctx, r)
-			mu.Lock()
-			defer mu.Unlock()
-			allComplete = allComplete && complete
-			spent = spent || sp
-			// A worker that stopped because another did has nothing to add.
-			if err != nil && firstErr == nil && wctx.Err() == nil {
-				firstErr = err
-			}
-			if err != nil || sp {
-				cancel(errStopped)
+			for r := range queue {
+				if wctx.Err() != nil {
+					mu.Lock()
+					allComplete = false // taken, never walked
+					mu.Unlock()
+					return
+				}
+				complete, sp, err := w.walk(wctx, r)
+				mu.Lock()
+				allComplete = allComplete && complete
+				spent = spent || sp
+				// A worker that stopped because another did has nothing to add.
+				if err != nil && firstErr == nil && wctx.Err() == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+				if err != nil || sp {
+					cancel(errStopped)
+					return
+				}
 			}
 		}()
 	}
 	wg.Wait()
-	st.Complete = allComplete && firstErr == nil && !spent
+	// A range still in the queue was never walked either.
+	st.Complete = allComplete && len(queue) == 0 && firstErr == nil && !spent
 	if firstErr == nil && ctx.Err() != nil {
 		return spent, ctx.Err()
 	}
 	return spent, firstErr
 }
+
+// rangesPerWorker: the table is cut into this many ranges per worker, and
+// each worker takes the next range when it is done with one, so the
+// workers share the work however the matches lie (a time-ordered backlog
+// has them all at the start of the table, where equal halves would give
+// one worker everything).
+const rangesPerWorker = 8
 
 // errStopped is how a worker tells the others to stop.
 var errStopped = errors.New("another worker stopped")

@@ -385,7 +385,7 @@ func (w *waitSampler) run(stop <-chan struct{}) {
 		return
 	}
 	q := `SELECT CASE WHEN application_name = 'oauthkit-load' THEN 'load' ELSE 'cleaner' END,
-  state || COALESCE(' ' || wait_event_type || ':' || wait_event, '')
+  state || COALESCE(' ' || wait_event_type || ':' || wait_event, '') || CASE WHEN backend_xmin IS NOT NULL AND state LIKE 'idle%' THEN ' (holding xmin)' ELSE '' END
 FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND state <> 'idle'`
 	if w.kind == sqlstore.DialectMySQL {
 		q = `SELECT 'session', CONCAT(COMMAND, ' ', COALESCE(STATE, '')) FROM information_schema.PROCESSLIST
