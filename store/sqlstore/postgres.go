@@ -549,14 +549,28 @@ WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND classid = $1::bigint:
 		conn.Close()
 		return nil, fmt.Errorf("find the advisory lock just taken in pg_locks: %w", err)
 	}
+	// The transaction must not hold back the server's xmin horizon for
+	// the run: a finished SELECT in an open transaction keeps its portal,
+	// and with it its snapshot, until another statement replaces it (in
+	// the extended protocol), and vacuum could prune nothing the run
+	// deletes until the run ended. SHOW takes no snapshot, in either
+	// protocol, and replaces that portal; the heartbeat is one too.
+	if _, err := tx.ExecContext(ctx, pgNoSnapshot); err != nil {
+		tx.Rollback() //nolint:errcheck
+		conn.Close()
+		return nil, fmt.Errorf("release the lock transaction's snapshot: %w", err)
+	}
 	u.start(heartbeatEvery(idleTimeout), 30*time.Second, func(ctx context.Context) error {
-		if _, err := tx.ExecContext(ctx, `SELECT 1`); err != nil {
+		if _, err := tx.ExecContext(ctx, pgNoSnapshot); err != nil {
 			return fmt.Errorf("%w: its connection failed: %w", store.ErrLockLost, err)
 		}
 		return nil
 	})
 	return u, nil
 }
+
+// pgNoSnapshot is a statement that takes no snapshot.
+const pgNoSnapshot = `SHOW server_version_num`
 
 // heartbeatEvery is a third of the server's idle-in-transaction timeout
 // (PostgreSQL shows it in milliseconds or with a unit), and at most 10 s.

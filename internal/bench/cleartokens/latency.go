@@ -27,8 +27,9 @@ type latencyPlan struct {
 // that were due while the variant ran ("idle": for idleFor, no variant).
 func runLatency(target copier, p latencyPlan, now time.Time) {
 	rules := rulesOf(p.layout)
+	takeLock = true // as the command runs beside a live server
 	fmt.Printf("\n## Live traffic beside each variant: %s, N = %d, DOT %s layout\n", p.sh.name, p.n, p.layout)
-	fmt.Printf("The load plays a DOT server at %.0f operations a second on %d connections (4 in 10 lookups by checksum, 3 new token pairs, 2 refresh rotations, 1 revocation); latency counts from when each was due.\n\n", p.rate, p.conns)
+	fmt.Printf("The load plays a DOT server at %.0f operations a second on %d connections (4 in 10 lookups by checksum, 3 new token pairs, 2 refresh rotations, 1 revocation); latency counts from when each was due; oauthkit takes its single-runner lock, as the command does.\n\n", p.rate, p.conns)
 	fmt.Printf("| variant | cleaner's wall | ops | errors | p50 | p99 | max | p99 / idle p99 |\n|---|---|---|---|---|---|---|---|\n")
 	var idleP99 time.Duration
 	var waits []string

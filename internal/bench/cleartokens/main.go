@@ -82,6 +82,7 @@ func main() {
 	timing := flag.Bool("timing", true, "run the timing matrix (-n × -shape × -layout); false runs only the load runs")
 	childURL := flag.String("url", "", "internal")
 	childRules := flag.String("rules", string(cleanup.RulesDOT33), "internal")
+	flag.BoolVar(&takeLock, "lock", false, "internal: oauthkit's variants take the single-runner lock, as the command does")
 	nowFlag := flag.String("now", "", "internal")
 	seedOnly := flag.Bool("seed-only", false, "seed one copy of the first -n, print its URL and keep it (to study a plan by hand; drop it yourself)")
 	flag.Parse()
@@ -310,10 +311,14 @@ func middle(ds []time.Duration) time.Duration {
 	}
 }
 
+// takeLock: oauthkit's variants take the single-runner lock as the
+// command does (the load runs); the timing runs leave it to a-lock.
+var takeLock bool
+
 func runVariant(v, u string, rules cleanup.Rules, now time.Time) result {
 	exe, err := os.Executable()
 	must(err)
-	cmd := exec.Command(exe, "-child", v, "-url", u, "-rules", string(rules), "-now", now.Format(time.RFC3339Nano), "-batch-size", strconv.Itoa(batchSize), "-batch-interval", batchInterval.String())
+	cmd := exec.Command(exe, "-child", v, "-url", u, "-rules", string(rules), "-now", now.Format(time.RFC3339Nano), "-batch-size", strconv.Itoa(batchSize), "-batch-interval", batchInterval.String(), "-lock="+strconv.FormatBool(takeLock))
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
@@ -351,6 +356,9 @@ func runChild(v, u string, rules cleanup.Rules, now time.Time) error {
 		o := cleanup.Options{Store: st, Rules: rules, RefreshTokenExpire: expire, BatchSize: batchSize, Now: now, Lock: cleanup.LockNone}
 		if paced {
 			o.BatchInterval = batchInterval
+		}
+		if takeLock {
+			o.Lock = cleanup.LockSkip
 		}
 		switch base {
 		case "a2":
