@@ -179,13 +179,15 @@ func seededChecksum(i int64) string {
 // issue is DOT's token endpoint on a grant: an access token and its
 // refresh token, in one transaction.
 func (g *loadGen) issue(ctx context.Context) error {
-	return g.tx(ctx, func(tx *sqlx.Tx) error {
-		p, err := g.newPair(ctx, tx, nil)
-		if err == nil {
-			g.add(p)
-		}
+	var p pair
+	err := g.tx(ctx, func(tx *sqlx.Tx) (err error) {
+		p, err = g.newPair(ctx, tx, nil)
 		return err
 	})
+	if err == nil {
+		g.add(p) // only once committed: another operation may take it at once
+	}
+	return err
 }
 
 // rotate is DOT's refresh grant with rotation: lock the old refresh token,
@@ -197,16 +199,18 @@ func (g *loadGen) rotate(ctx context.Context) error {
 	if !ok {
 		return g.issue(ctx)
 	}
-	return g.tx(ctx, func(tx *sqlx.Tx) error {
+	var p pair
+	err := g.tx(ctx, func(tx *sqlx.Tx) (err error) {
 		if err := g.revokeIn(ctx, tx, old); err != nil {
 			return err
 		}
-		p, err := g.newPair(ctx, tx, &old.refresh)
-		if err == nil {
-			g.add(p)
-		}
+		p, err = g.newPair(ctx, tx, &old.refresh)
 		return err
 	})
+	if err == nil {
+		g.add(p)
+	}
+	return err
 }
 
 // revoke is DOT's revocation endpoint on a refresh token.
@@ -324,20 +328,28 @@ func newToken() (string, string) {
 	return tok, hex.EncodeToString(sum[:])
 }
 
-// latency sums up the operations due in [from, to).
+// latency sums up a set of operations.
 type latency struct {
 	ops, errs      int
 	p50, p99, maxL time.Duration
 	firstErr       string
 }
 
-func summarize(ops []op, from, to time.Time) latency {
+// during is the operations due in [from, to).
+func during(ops []op, from, to time.Time) []op {
+	var out []op
+	for _, o := range ops {
+		if !o.due.Before(from) && o.due.Before(to) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func summarize(ops []op) latency {
 	var ds []time.Duration
 	var l latency
 	for _, o := range ops {
-		if o.due.Before(from) || !o.due.Before(to) {
-			continue
-		}
 		l.ops++
 		if o.err != nil {
 			l.errs++
@@ -384,9 +396,10 @@ func (w *waitSampler) run(stop <-chan struct{}) {
 	if w == nil {
 		return
 	}
-	q := `SELECT CASE WHEN application_name = 'oauthkit-load' THEN 'load' ELSE 'cleaner' END,
-  state || COALESCE(' ' || wait_event_type || ':' || wait_event, '') || CASE WHEN backend_xmin IS NOT NULL AND state LIKE 'idle%' THEN ' (holding xmin)' ELSE '' END
-FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND state <> 'idle'`
+	q := `SELECT CASE WHEN backend_type <> 'client backend' THEN backend_type WHEN application_name = 'oauthkit-load' THEN 'load' ELSE 'cleaner' END,
+  COALESCE(state, 'running') || COALESCE(' ' || wait_event_type || ':' || wait_event, '') || CASE WHEN backend_xmin IS NOT NULL AND state LIKE 'idle%' THEN ' (holding xmin)' ELSE '' END
+FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND (datname = current_database() AND backend_type IN ('client backend', 'autovacuum worker') AND state <> 'idle'
+  OR backend_type IN ('checkpointer', 'walwriter') AND wait_event_type = 'IO')`
 	if w.kind == sqlstore.DialectMySQL {
 		q = `SELECT 'session', CONCAT(COMMAND, ' ', COALESCE(STATE, '')) FROM information_schema.PROCESSLIST
 WHERE DB = DATABASE() AND ID <> CONNECTION_ID() AND COMMAND <> 'Sleep'`
@@ -416,19 +429,29 @@ WHERE DB = DATABASE() AND ID <> CONNECTION_ID() AND COMMAND <> 'Sleep'`
 	}
 }
 
-// top is the most seen states, as "state ×count".
-func (w *waitSampler) top(k int) string {
-	if w == nil {
-		return ""
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
+// topStates is the most seen states over samplers, as "state ×count".
+func topStates(ws []*waitSampler, k int) string {
 	type kv struct {
 		k string
 		v int
 	}
+	seen, n := map[string]int{}, 0
+	for _, w := range ws {
+		if w == nil {
+			continue
+		}
+		w.mu.Lock()
+		n += w.n
+		for s, c := range w.seen {
+			seen[s] += c
+		}
+		w.mu.Unlock()
+	}
+	if n == 0 {
+		return ""
+	}
 	var all []kv
-	for s, c := range w.seen {
+	for s, c := range seen {
 		all = append(all, kv{s, c})
 	}
 	slices.SortFunc(all, func(a, b kv) int { return b.v - a.v })
@@ -439,5 +462,5 @@ func (w *waitSampler) top(k int) string {
 		}
 		parts = append(parts, fmt.Sprintf("%s ×%d", e.k, e.v))
 	}
-	return fmt.Sprintf("%d samples: %s", w.n, strings.Join(parts, ", "))
+	return fmt.Sprintf("%d samples: %s", n, strings.Join(parts, ", "))
 }

@@ -82,6 +82,7 @@ func main() {
 	timing := flag.Bool("timing", true, "run the timing matrix (-n × -shape × -layout); false runs only the load runs")
 	childURL := flag.String("url", "", "internal")
 	childRules := flag.String("rules", string(cleanup.RulesDOT33), "internal")
+	flag.BoolVar(&settleInChild, "settle", true, "internal: settle the copy before the run")
 	flag.BoolVar(&takeLock, "lock", false, "internal: oauthkit's variants take the single-runner lock, as the command does")
 	nowFlag := flag.String("now", "", "internal")
 	seedOnly := flag.Bool("seed-only", false, "seed one copy of the first -n, print its URL and keep it (to study a plan by hand; drop it yourself)")
@@ -311,6 +312,11 @@ func middle(ds []time.Duration) time.Duration {
 	}
 }
 
+// settleInChild: the child settles the copy (PostgreSQL: a CHECKPOINT)
+// before its clock starts; the load runs settle it before the load starts
+// instead, so the checkpoint is not in what the load measures.
+var settleInChild = true
+
 // takeLock: oauthkit's variants take the single-runner lock as the
 // command does (the load runs); the timing runs leave it to a-lock.
 var takeLock bool
@@ -318,7 +324,7 @@ var takeLock bool
 func runVariant(v, u string, rules cleanup.Rules, now time.Time) result {
 	exe, err := os.Executable()
 	must(err)
-	cmd := exec.Command(exe, "-child", v, "-url", u, "-rules", string(rules), "-now", now.Format(time.RFC3339Nano), "-batch-size", strconv.Itoa(batchSize), "-batch-interval", batchInterval.String(), "-lock="+strconv.FormatBool(takeLock))
+	cmd := exec.Command(exe, "-child", v, "-url", u, "-rules", string(rules), "-now", now.Format(time.RFC3339Nano), "-batch-size", strconv.Itoa(batchSize), "-batch-interval", batchInterval.String(), "-lock="+strconv.FormatBool(takeLock), "-settle="+strconv.FormatBool(settleInChild))
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
@@ -339,7 +345,9 @@ func runChild(v, u string, rules cleanup.Rules, now time.Time) error {
 	db := sqlx.MustOpen(string(ds.Dialect), ds.DSN)
 	defer db.Close()
 	d := dialectOf(ds.Dialect)
-	d.settle(db)
+	if settleInChild {
+		d.settle(db)
+	}
 	start := time.Now()
 	var steps []stepTime
 	base, paced := strings.CutSuffix(v, "-i")
