@@ -243,6 +243,37 @@ func TestBatchingAndInterval(t *testing.T) {
 	})
 }
 
+// MaxRowsPerSecond: batches of at most a tenth of a second's rows, and
+// the run never ahead of the rate by more than a batch.
+func TestMaxRowsPerSecond(t *testing.T) {
+	sqlstoretest.ForEach(t, func(t *testing.T, e *sqlstoretest.Env) {
+		for i := 0; i < 20; i++ {
+			e.Grant(t, T.Add(-time.Duration(i+1)*time.Minute))
+		}
+		e.Grant(t, T.Add(time.Hour))
+		var sizes []int64
+		start := time.Now()
+		var last time.Time
+		rep, err := cleanup.Clear(context.Background(), cleanup.Options{
+			Store: e.Store, Now: T, MaxRowsPerSecond: 40, Rules: cleanup.RulesDOT33,
+			OnBatch: func(ev cleanup.BatchEvent) {
+				if ev.Step == cleanup.StepExpiredGrant && ev.Deleted > 0 {
+					sizes = append(sizes, ev.Deleted)
+					last = time.Now()
+				}
+			},
+		})
+		require.NoError(t, err)
+		assert.EqualValues(t, 20, counts(rep)["expired_grants"])
+		assert.Len(t, e.IDs(t, "grant"), 1, "the live grant stays")
+		for _, n := range sizes {
+			assert.LessOrEqual(t, n, int64(4), "a batch is at most a tenth of a second's rows")
+		}
+		// The last batch starts once the 16 rows before it are paid for.
+		assert.GreaterOrEqual(t, last.Sub(start), 400*time.Millisecond)
+	})
+}
+
 func TestCancellationStopsBetweenBatches(t *testing.T) {
 	sqlstoretest.ForEach(t, func(t *testing.T, e *sqlstoretest.Env) {
 		for i := 0; i < 10; i++ {
@@ -277,6 +308,7 @@ func TestInvalidOptions(t *testing.T) {
 		{},
 		{Store: e.Store, BatchSize: -1},
 		{Store: e.Store, BatchInterval: -time.Second},
+		{Store: e.Store, MaxRowsPerSecond: -1},
 		{Store: e.Store, RefreshTokenExpire: -time.Second},
 		{Store: e.Store, RefreshTokenGracePeriod: -time.Second},
 		{Store: e.Store, Rules: "dot-2"},

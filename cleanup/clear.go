@@ -25,7 +25,7 @@ func Clear(ctx context.Context, opts Options) (Report, error) {
 		return Report{Interrupted: errors.Is(err, ErrInterrupted)}, err
 	}
 	defer sess.release()
-	replicas := &replicaThrottle{o: &opts}
+	th := throttles{replicas: &replicaThrottle{o: &opts}, pace: newPacer(opts.MaxRowsPerSecond)}
 	// now is read after the lock: a run that waited compares with the time
 	// it starts working, as a run started then would.
 	now := opts.Now
@@ -75,7 +75,7 @@ func Clear(ctx context.Context, opts Options) (Report, error) {
 			err = countStep(ctx, opts, &st, earlier, at)
 		default:
 			var spent bool
-			spent, err = runStep(ctx, opts, &st, start, sess, replicas, at)
+			spent, err = runStep(ctx, opts, &st, start, sess, th, at)
 			rep.StoppedEarly = spent
 		}
 		if !st.Skipped {
@@ -90,7 +90,7 @@ func Clear(ctx context.Context, opts Options) (Report, error) {
 		}
 	}
 	rep.Duration = time.Since(start)
-	rep.ReplicaPauses, rep.ReplicaWait = replicas.pauses, replicas.waited
+	rep.ReplicaPauses, rep.ReplicaWait = th.replicas.pauses, th.replicas.waited
 	if err != nil {
 		if ctx.Err() != nil {
 			rep.Interrupted = true

@@ -44,6 +44,12 @@ type Options struct {
 	BatchSize int
 	// BatchInterval is CLEAR_EXPIRED_TOKENS_BATCH_INTERVAL, the pause between batches.
 	BatchInterval time.Duration
+	// MaxRowsPerSecond limits how fast the run deletes, over all its steps
+	// and workers together, for a server whose live traffic must not feel
+	// it: batches are then at most a tenth of a second's rows (and at most
+	// BatchSize), and each waits until the rows before it are paid for.
+	// 0: no limit.
+	MaxRowsPerSecond int
 	// Now is the moment the run compares with; zero means time.Now(). It is
 	// read once, at the start.
 	Now time.Time
@@ -222,6 +228,7 @@ func (o *Options) validate() error {
 	}{
 		{"BatchSize", o.BatchSize < 0, o.BatchSize},
 		{"BatchInterval", o.BatchInterval < 0, o.BatchInterval},
+		{"MaxRowsPerSecond", o.MaxRowsPerSecond < 0, o.MaxRowsPerSecond},
 		{"RefreshTokenExpire", o.RefreshTokenExpire < 0, o.RefreshTokenExpire},
 		{"RefreshTokenGracePeriod", o.RefreshTokenGracePeriod < 0, o.RefreshTokenGracePeriod},
 		{"Workers", o.Workers < 0, o.Workers},

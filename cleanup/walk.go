@@ -25,7 +25,14 @@ import (
 // stepAt is a step's place among those that run: number of of.
 type stepAt struct{ number, of int }
 
-func runStep(ctx context.Context, o Options, st *StepReport, runStart time.Time, sess *session, replicas *replicaThrottle, at stepAt) (spent bool, err error) {
+// throttles are what hold a run's batches back: the standbys' lag, the
+// rate limit.
+type throttles struct {
+	replicas *replicaThrottle
+	pace     *pacer
+}
+
+func runStep(ctx context.Context, o Options, st *StepReport, runStart time.Time, sess *session, th throttles, at stepAt) (spent bool, err error) {
 	start := time.Now()
 	defer func() { st.Duration = time.Since(start) }()
 	ranges := []store.Range{{}}
@@ -35,7 +42,7 @@ func runStep(ctx context.Context, o Options, st *StepReport, runStart time.Time,
 			return false, fmt.Errorf("step %s: %w", st.Name, err)
 		}
 	}
-	w := &stepWalk{o: o, st: st, start: start, runStart: runStart, sess: sess, replicas: replicas, at: at, single: len(ranges) == 1}
+	w := &stepWalk{o: o, st: st, start: start, runStart: runStart, sess: sess, replicas: th.replicas, pace: th.pace, at: at, single: len(ranges) == 1}
 	if len(ranges) == 1 {
 		complete, spent, err := w.walk(ctx, ranges[0])
 		st.Complete = complete
@@ -112,6 +119,7 @@ type stepWalk struct {
 	// step's progress.
 	single   bool
 	replicas *replicaThrottle
+	pace     *pacer
 	mu       sync.Mutex // st, OnBatch, the replica throttle
 }
 
@@ -137,9 +145,12 @@ func (w *stepWalk) walk(ctx context.Context, r store.Range) (complete, spent boo
 		if err != nil || spent {
 			return false, spent, err
 		}
+		if err := w.pace.wait(ctx); err != nil {
+			return false, false, err
+		}
 		var retries int
 		res, err := fenced(ctx, w.sess, func(lock store.Unlocker) (store.DeleteBatchResult, error) {
-			p := store.DeleteBatchParams{Target: st.Target, Cutoff: st.Cutoff, Max: o.BatchSize, After: cursor, Until: r.Until, Lock: lock}
+			p := store.DeleteBatchParams{Target: st.Target, Cutoff: st.Cutoff, Max: o.batchMax(), After: cursor, Until: r.Until, Lock: lock}
 			return deleteWithRetry(ctx, batchCtx, o, st.Name, p, &retries)
 		})
 		w.mu.Lock()
@@ -150,6 +161,7 @@ func (w *stepWalk) walk(ctx context.Context, r store.Range) (complete, spent boo
 		}
 		st.Batches++
 		st.Deleted += res.Deleted
+		w.pace.spent(res.Deleted)
 		total := st.Deleted
 		if o.OnBatch != nil {
 			ev := BatchEvent{Step: st.Name, Deleted: res.Deleted, StepDeleted: total, StepDuration: time.Since(w.start),

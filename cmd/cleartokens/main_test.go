@@ -144,6 +144,7 @@ func TestBadInput(t *testing.T) {
 		{"negative expiry", []string{"REFRESH_TOKEN_EXPIRE_SECONDS=-5"}, nil, 2, "must not be negative"},
 		{"negative grace", nil, []string{"--refresh-token-grace-period-seconds=-1"}, 2, "must not be negative"},
 		{"negative workers", nil, []string{"--workers", "-2"}, 2, "error: --workers -2: must not be negative\n"},
+		{"negative row rate", nil, []string{"--max-rows-per-second", "-3"}, 2, "error: --max-rows-per-second -3: must not be negative\n"},
 		{"every spins", nil, []string{"--every", "1ns"}, 2, "error: --every 1ns: must be at least 1s"},
 		{"huge batch", nil, []string{"--batch-size", "9223372036854775807"}, 2, "must be at most 1000000"},
 		{"huge expiry", nil, []string{"--refresh-token-expire-seconds", "99999999999"}, 2, "at most 3153600000 seconds (100 years)"},

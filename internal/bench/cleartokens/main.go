@@ -44,6 +44,9 @@ var expire = 24 * time.Hour
 // batchInterval is the pause after each batch of the variants named …-i.
 var batchInterval = 100 * time.Millisecond
 
+// rowRate is the MaxRowsPerSecond of the variants named …-r.
+var rowRate = 20000
+
 // stepTime is one step of one run.
 type stepTime struct {
 	Name    string        `json:"name"`
@@ -63,7 +66,7 @@ type result struct {
 func main() {
 	dbKind := flag.String("db", "postgres", "database: postgres, sqlite or mysql")
 	ns := flag.String("n", "100000,1000000", "comma-separated numbers of access tokens to seed")
-	order := flag.String("order", "", "variants to run, in this order (each on a fresh copy): a (oauthkit), a2 (oauthkit with 2 workers), b (DOT's pattern), c (floor), cli (the floor through the sqlite3 command line), a-id (oauthkit walking by primary key), a-lock (oauthkit holding the single-runner lock, every batch fenced by it); default c,a,a2,c,a,a2 (SQLite: c,a,cli,c,a,cli)")
+	order := flag.String("order", "", "variants to run, in this order (each on a fresh copy): a (oauthkit), a2 (oauthkit with 2 workers), b (DOT's pattern), c (floor), cli (the floor through the sqlite3 command line), a-id (oauthkit walking by primary key), a-lock (oauthkit holding the single-runner lock, every batch fenced by it), a-i and a2-i (with -batch-interval), a-r and a2-r (with -max-rows-per-second); default c,a,a2,c,a,a2 (SQLite: c,a,cli,c,a,cli)")
 	shapeList := flag.String("shape", "mix,spread,backlog,neglected", "data shapes to seed, each run on its own copies: "+shapeNames())
 	layoutList := flag.String("layout", "3.0.1,3.4.1", "DOT layouts to seed (3.0.1 runs rules dot-3.3, 3.4.1 runs dot-3.4)")
 	pg := flag.String("postgres", envOr("OAUTHKIT_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"), "PostgreSQL URL (a database where the user may create schemas)")
@@ -72,6 +75,7 @@ func main() {
 	flag.IntVar(&batchSize, "batch-size", batchSize, "CLEAR_EXPIRED_TOKENS_BATCH_SIZE of oauthkit's runs and DOT's pattern")
 	child := flag.String("child", "", "internal: run one variant against -url")
 	flag.DurationVar(&batchInterval, "batch-interval", batchInterval, "the pause after each batch in the variants a-i and a2-i")
+	flag.IntVar(&rowRate, "max-rows-per-second", rowRate, "the rate limit of the variants a-r and a2-r")
 	load := flag.Float64("load", 0, "also measure live traffic: play a DOT server at this many operations a second beside each of -load-order (0: no load runs)")
 	loadConns := flag.Int("load-conns", 4, "connections the load uses")
 	loadOrder := flag.String("load-order", "idle,b,c,a,a2,a-i,a2-i", "variants to run beside the load, each on a fresh copy (idle: the load alone); SQLite has no a2")
@@ -324,7 +328,7 @@ var takeLock bool
 func runVariant(v, u string, rules cleanup.Rules, now time.Time) result {
 	exe, err := os.Executable()
 	must(err)
-	cmd := exec.Command(exe, "-child", v, "-url", u, "-rules", string(rules), "-now", now.Format(time.RFC3339Nano), "-batch-size", strconv.Itoa(batchSize), "-batch-interval", batchInterval.String(), "-lock="+strconv.FormatBool(takeLock), "-settle="+strconv.FormatBool(settleInChild))
+	cmd := exec.Command(exe, "-child", v, "-url", u, "-rules", string(rules), "-now", now.Format(time.RFC3339Nano), "-batch-size", strconv.Itoa(batchSize), "-batch-interval", batchInterval.String(), "-max-rows-per-second", strconv.Itoa(rowRate), "-lock="+strconv.FormatBool(takeLock), "-settle="+strconv.FormatBool(settleInChild))
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
@@ -351,6 +355,7 @@ func runChild(v, u string, rules cleanup.Rules, now time.Time) error {
 	start := time.Now()
 	var steps []stepTime
 	base, paced := strings.CutSuffix(v, "-i")
+	base, limited := strings.CutSuffix(base, "-r")
 	switch base {
 	case "a", "a2", "a-id", "a-lock":
 		var opts []sqlstore.Option
@@ -364,6 +369,9 @@ func runChild(v, u string, rules cleanup.Rules, now time.Time) error {
 		o := cleanup.Options{Store: st, Rules: rules, RefreshTokenExpire: expire, BatchSize: batchSize, Now: now, Lock: cleanup.LockNone}
 		if paced {
 			o.BatchInterval = batchInterval
+		}
+		if limited {
+			o.MaxRowsPerSecond = rowRate
 		}
 		if takeLock {
 			o.Lock = cleanup.LockSkip

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -75,6 +76,9 @@ func variantTitle(v string) string {
 		return "floor, sqlite3 CLI (cli)"
 	case "idle":
 		return "idle (no cleaner)"
+	}
+	if base, ok := strings.CutSuffix(v, "-r"); ok {
+		return strings.TrimSuffix(variantTitle(base), " ("+base+")") + " --max-rows-per-second " + strconv.Itoa(rowRate) + " (" + v + ")"
 	}
 	if base, ok := strings.CutSuffix(v, "-i"); ok {
 		return strings.TrimSuffix(variantTitle(base), " ("+base+")") + " --batch-interval " + batchInterval.String() + " (" + v + ")"

@@ -39,7 +39,7 @@ var helpGroups = []cli.Group{
 	{Title: "DOT's settings", Flags: []string{"database-url", "refresh-token-expire-seconds", "refresh-token-grace-period-seconds", "refresh-token-reuse-protection", "batch-size", "batch-interval", "rules"}},
 	cli.CommonGroup,
 	{Title: "What to delete (oauthkit)", Flags: []string{"dry-run", "only", "before", "keep-if-younger"}},
-	{Title: "Beside live traffic (oauthkit)", Flags: []string{"workers", "max-duration", "statement-timeout", "retries", "max-replica-lag"}},
+	{Title: "Beside live traffic (oauthkit)", Flags: []string{"workers", "max-rows-per-second", "max-duration", "statement-timeout", "retries", "max-replica-lag"}},
 	{Title: "The single-runner lock (oauthkit)", Flags: []string{"wait", "no-lock", "lock-lease"}},
 	{Title: "Tables (oauthkit)", Flags: []string{"create-schema", "table"}},
 	{Title: "Output and service (oauthkit)", Flags: []string{"json", "progress", "log-format", "every", "metrics-listen", "metrics-textfile"}},
@@ -50,7 +50,7 @@ type flags struct {
 	common                                  cli.Common
 	tables                                  store.Tables
 	createSchema, asJSON, wait, noLock, dry bool
-	retries, workers                        int
+	retries, workers, maxRate               int
 	statementTimeout, maxDuration           time.Duration
 	maxReplicaLag, lockLease                time.Duration
 	keepIfYounger, every                    time.Duration
@@ -73,6 +73,7 @@ func (f *flags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.retries, "retries", cleanup.DefaultRetries, "how often to retry a batch after a transient failure (deadlock, serialization failure, timeout, dropped connection), `N` times; 0: never")
 	fs.DurationVar(&f.statementTimeout, "statement-timeout", 0, "cancel and retry a batch that runs longer than `DURATION` (e.g. 30s) (default 0: no limit)")
 	fs.IntVar(&f.workers, "workers", 1, "clean each step with `N` workers at once, on disjoint ranges of the table and separate connections (PostgreSQL, MySQL/MariaDB; SQLite takes one writer)")
+	fs.IntVar(&f.maxRate, "max-rows-per-second", 0, "delete at most `N` rows a second, over all steps and workers, in batches of at most N/10 rows, so a busy server's own transactions do not feel the run (default 0: no limit)")
 	fs.DurationVar(&f.maxReplicaLag, "max-replica-lag", 0, "before each batch, pause while a streaming standby of the PostgreSQL primary is more than `DURATION` behind (needs pg_monitor or a superuser to see the lag) (default 0: no throttle)")
 	fs.DurationVar(&f.every, "every", 0, "run again every `DURATION` as a long-lived process, until SIGTERM; a failed run is logged and tried again next time (default 0: run once)")
 	fs.StringVar(&f.metricsListen, "metrics-listen", "", "with --every, serve Prometheus metrics at http://`ADDR`/metrics (e.g. 127.0.0.1:9713, or :9713 on every interface) (default none)")
@@ -106,7 +107,7 @@ func (f *flags) apply(o *cleanup.Options) error {
 	if f.workers == 0 {
 		return cli.Usagef("--workers 0: want at least 1")
 	}
-	o.MaxReplicaLag, o.Workers = f.maxReplicaLag, f.workers
+	o.MaxReplicaLag, o.Workers, o.MaxRowsPerSecond = f.maxReplicaLag, f.workers, f.maxRate
 	if f.only != "" {
 		kinds, err := cleanup.ParseKinds(f.only)
 		if err != nil {
@@ -337,6 +338,7 @@ var optionNames = map[string]string{
 	"Options.RefreshTokenGracePeriod": "REFRESH_TOKEN_GRACE_PERIOD_SECONDS",
 	"Options.Workers":                 "--workers",
 	"Options.MaxReplicaLag":           "--max-replica-lag",
+	"Options.MaxRowsPerSecond":        "--max-rows-per-second",
 	"Options.MaxDuration":             "--max-duration",
 	"Options.KeepIfYounger":           "--keep-if-younger",
 	"Options.Now":                     "--before",
