@@ -285,18 +285,25 @@ func (d postgresDialect) deleteBatch(ctx context.Context, s *Store, r boundRule,
 		}
 		untilBlock = u.block
 	}
+	walked := r.table
+	if r.driveTable != "" {
+		walked = r.driveTable
+	}
+	if cur.window == 0 {
+		if cur.window, err = firstWindow(ctx, s, walked, p.Max); err != nil {
+			return store.DeleteBatchResult{}, err
+		}
+	}
 	hiBlock := min(cur.block+cur.window, untilBlock)
 	lo, hi := fmt.Sprintf("(%d,%d)", cur.block, cur.offset), fmt.Sprintf("(%d,0)", hiBlock)
 	// The batch: the next rows in the window (k, the row to delete; w, the
 	// walked row the cursor moves past), in ctid order.
 	batch := `t.ctid AS k, t.ctid AS w FROM ` + r.table + ` AS t WHERE t.ctid > ?::tid AND t.ctid < ?::tid AND ` + r.cond + ` ORDER BY t.ctid LIMIT ?`
-	walked := r.table
 	if r.driveTable != "" {
 		// Driven: the window is over the driving table's pages (the expired
 		// access tokens), and the rows to delete are found from them
 		// through the unique index on the joining column; the DELETE
 		// checks the rule's own condition again.
-		walked = r.driveTable
 		rest := ""
 		if r.driveRest != "" {
 			rest = " AND " + r.driveRest
@@ -331,11 +338,13 @@ SELECT (SELECT count(*) FROM del), (SELECT count(*) FROM batch), COALESCE((SELEC
 		// The whole window was examined: move past it, and widen the next
 		// window in proportion to how sparse the matches were.
 		next.block, next.offset = hiBlock, 0
-		switch {
+		// It aims a little under Max, so that the next window rarely holds
+		// more than a batch (whose surplus is examined again next time).
+		switch aim := int64(p.Max) * 9 / 10; {
 		case selected == 0:
 			next.window = cur.window * 4
-		case selected < int64(p.Max)/2:
-			next.window = min(cur.window*4, cur.window*int64(p.Max)/selected)
+		case selected < aim:
+			next.window = min(cur.window*4, max(cur.window+1, cur.window*aim/selected))
 		}
 	}
 	next.window = min(next.window, maxWindowPages)
@@ -370,6 +379,23 @@ func pgBatch(ctx context.Context, s *Store, f fence, q string, args []any, dest 
 		return err
 	}
 	return commitFenced(ctx, tx, f)
+}
+
+// firstWindow is the first batch's window: the pages that hold Max rows
+// by the table's statistics, as if every row matched, so the first batch
+// is never larger than later ones and reaches a full batch at once where
+// the matches are dense (the window then widens by how sparse they were).
+// Without statistics it is initialWindowPages.
+func firstWindow(ctx context.Context, s *Store, table string, limit int) (int64, error) {
+	var tuples float64
+	var pages int64
+	if err := s.db.QueryRowxContext(ctx, `SELECT reltuples, relpages FROM pg_class WHERE oid = $1::regclass`, table).Scan(&tuples, &pages); err != nil {
+		return 0, err
+	}
+	if tuples <= 0 || pages <= 0 {
+		return initialWindowPages, nil
+	}
+	return min(maxWindowPages, max(1, int64(math.Ceil(float64(limit)*float64(pages)/tuples)))), nil
 }
 
 // maxWindowPages bounds the pages one batch scans (1 GiB of 8 KiB pages).
@@ -413,9 +439,11 @@ SELECT (SELECT count(*) FROM del), (SELECT count(*) FROM batch), COALESCE((SELEC
 }
 
 // tidCursor is the PostgreSQL walk's position: strictly after (block,
-// offset), looking at window pages from block on.
+// offset), looking at window pages from block on (0: not sized yet, the
+// next batch sizes it by firstWindow).
 type tidCursor struct{ block, offset, window int64 }
 
+// initialWindowPages is the first window of a table without statistics.
 const initialWindowPages = 64
 
 func (c tidCursor) String() store.Cursor {
@@ -424,10 +452,10 @@ func (c tidCursor) String() store.Cursor {
 
 func parseTIDCursor(c store.Cursor) (tidCursor, error) {
 	if c == "" {
-		return tidCursor{window: initialWindowPages}, nil
+		return tidCursor{}, nil // the first batch sizes the window
 	}
 	var cur tidCursor
-	if _, err := fmt.Sscanf(string(c), "tid:%d:%d:%d", &cur.block, &cur.offset, &cur.window); err != nil || cur.window <= 0 {
+	if _, err := fmt.Sscanf(string(c), "tid:%d:%d:%d", &cur.block, &cur.offset, &cur.window); err != nil || cur.window < 0 {
 		return tidCursor{}, fmt.Errorf("bad cursor %q for PostgreSQL", c)
 	}
 	return cur, nil
@@ -483,7 +511,7 @@ func (d postgresDialect) partition(ctx context.Context, s *Store, r boundRule, p
 	for i := 1; i < parts; i++ {
 		edge := blocks * int64(i) / int64(parts)
 		out = append(out, store.Range{From: from, Until: tidCursor{block: edge, window: 1}.String()})
-		from = tidCursor{block: edge, window: initialWindowPages}.String()
+		from = tidCursor{block: edge}.String()
 	}
 	return append(out, store.Range{From: from}), nil
 }
