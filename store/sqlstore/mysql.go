@@ -254,8 +254,8 @@ func (mysqlDialect) replicas(context.Context, *sqlx.DB) ([]store.Replica, error)
 // cursor are read and locked (FOR UPDATE; at READ COMMITTED InnoDB keeps
 // the locks of matching rows only), looking through scanWindow batch sizes
 // of ids at most; for a refresh-token rule the references to them are
-// nulled (InnoDB checks foreign keys at once); and they are deleted with
-// the condition checked again. So a batch holds close to Max rows however
+// nulled (InnoDB checks foreign keys at once); and they are deleted by id
+// (see keysetBatch for what is checked again). So a batch holds close to Max rows however
 // sparse the matches are, and the walk never looks back.
 //
 // A row locked FOR UPDATE cannot change under the batch, and a server
@@ -315,7 +315,21 @@ func (d mysqlDialect) keysetBatch(ctx context.Context, tx *sqlx.Tx, r boundRule,
 			return store.DeleteBatchResult{}, err
 		}
 	}
-	res, err := tx.ExecContext(ctx, `DELETE t FROM `+r.table+` AS t WHERE t.id IN `+d.idSet()+` AND `+r.cond, append([]any{set}, r.args...)...)
+	// The rows are locked, so their own columns cannot have changed; a row
+	// linked to one meanwhile (its foreign key check waits for our lock,
+	// or committed after this statement's snapshot) makes the DELETE fail
+	// its own foreign key check (1451: transient, the batch is rolled
+	// back and retried, and the retry's fresh read sees the link). So the
+	// condition is checked again only where it reads another table's row
+	// that is not locked (an access token's expiry, for the refresh-token
+	// rules that follow it). The ids drive the join, each found by its
+	// primary key.
+	del, args := `DELETE t FROM `+d.idSet()+` AS s JOIN `+r.table+` AS t ON t.id = s.id`, []any{set}
+	if r.readsOtherRows() {
+		del += ` WHERE ` + r.cond
+		args = append(args, r.args...)
+	}
+	res, err := tx.ExecContext(ctx, del, args...)
 	if err != nil {
 		return store.DeleteBatchResult{}, err
 	}

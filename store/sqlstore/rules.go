@@ -124,6 +124,11 @@ type boundRule struct {
 	driveTable, driveColumn, driveCond, driveRest string
 }
 
+// readsOtherRows reports whether the rule's own condition reads a row of
+// another table (the refresh-token rules that follow the access token's
+// expiry): locking the rule's rows does not keep that condition true.
+func (b boundRule) readsOtherRows() bool { return b.driveTable != "" }
+
 func (s *Store) bind(step store.Step) (boundRule, error) {
 	r, ok := rules[step.Target]
 	if !ok {
