@@ -55,13 +55,9 @@ func (r *replicaThrottle) wait(ctx context.Context, step string, runStart time.T
 			r.waited += time.Since(start)
 			return true, nil
 		}
-		t := time.NewTimer(poll)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if err := sleep(ctx, poll); err != nil {
 			r.waited += time.Since(start)
-			return false, ctx.Err()
-		case <-t.C:
+			return false, err
 		}
 	}
 }

@@ -48,12 +48,8 @@ func retry[T any](ctx context.Context, retries int, backoff time.Duration, logge
 		if logger != nil {
 			logger.Warn("batch failed, retrying", "attempt", attempt+1, "pause", pause, "error", err)
 		}
-		t := time.NewTimer(pause)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return res, ctx.Err()
-		case <-t.C:
+		if err := sleep(ctx, pause); err != nil {
+			return res, err
 		}
 		pause = min(pause*2, backoff*30)
 	}

@@ -189,12 +189,8 @@ func (w *stepWalk) walk(ctx context.Context, r store.Range) (complete, spent boo
 			return true, false, nil
 		}
 		if o.BatchInterval > 0 {
-			t := time.NewTimer(o.BatchInterval)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return false, false, ctx.Err()
-			case <-t.C:
+			if err := sleep(ctx, o.BatchInterval); err != nil {
+				return false, false, err
 			}
 		}
 	}

@@ -255,8 +255,8 @@ func (mysqlDialect) replicas(context.Context, *sqlx.DB) ([]store.Replica, error)
 // the locks of matching rows only), looking through scanWindow batch sizes
 // of ids at most; for a refresh-token rule the references to them are
 // nulled (InnoDB checks foreign keys at once); and they are deleted by id
-// (see keysetBatch for what is checked again). So a batch holds close to Max rows however
-// sparse the matches are, and the walk never looks back.
+// (keysetBatch says what is checked again). So a batch holds close to Max
+// rows however sparse the matches are, and the walk never looks back.
 //
 // A row locked FOR UPDATE cannot change under the batch, and a server
 // that links a row to one (a refresh token to an access token, an access
