@@ -81,7 +81,10 @@ func assertLeaseFences(t *testing.T, a, b *sqlstoretest.Env) {
 	la, err := a.Store.Lock(ctx, store.LockParams{Name: "fenced"})
 	require.NoError(t, err)
 	defer la.Unlock() //nolint:errcheck
-	b.Exec(t, "UPDATE oauthkit_lock SET expires = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND")
+	// Expired on a's own node, which certainly holds the lease row: on
+	// Galera, wsrep_sync_wait=1 makes reads wait for the cluster, not
+	// UPDATEs, and one on b's node could find the row not applied yet.
+	a.Exec(t, "UPDATE oauthkit_lock SET expires = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND")
 	lb, err := b.Store.Lock(ctx, store.LockParams{Name: "fenced"})
 	require.NoError(t, err, "the expired lease is taken over")
 	defer lb.Unlock() //nolint:errcheck
