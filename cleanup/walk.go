@@ -37,7 +37,7 @@ func runStep(ctx context.Context, o Options, st *StepReport, runStart time.Time,
 	defer func() { st.Duration = time.Since(start) }()
 	ranges := []store.Range{{}}
 	if o.Workers > 1 {
-		p := store.PartitionParams{Target: st.Target, Parts: o.Workers * rangesPerWorker}
+		p := store.PartitionParams{Target: st.Target, Cutoff: st.Cutoff, Parts: o.Workers * rangesPerWorker}
 		if ranges, err = o.Store.Partition(ctx, p); err != nil {
 			return false, fmt.Errorf("step %s: %w", st.Name, err)
 		}

@@ -146,6 +146,9 @@ type DeleteBatchParams struct {
 // PartitionParams are the inputs of Store.Partition.
 type PartitionParams struct {
 	Target Target
+	// Cutoff is the time the batches of the walk will compare with (a
+	// store may choose how to walk by how many rows match it).
+	Cutoff time.Time
 	// Parts is how many disjoint parts the walk is cut into (at most).
 	Parts int
 }

@@ -285,8 +285,18 @@ func (d postgresDialect) deleteBatch(ctx context.Context, s *Store, r boundRule,
 		}
 		untilBlock = u.block
 	}
+	if r.driveTable != "" && cur.walk == walkUndecided {
+		// The first batch of a range: take the partition's choice, or
+		// make it. The rest of the range follows it in the cursor.
+		if until, err := parseTIDCursor(p.Until); err == nil && until.walk != walkUndecided {
+			cur.walk = until.walk
+		} else if cur.walk, err = d.chooseWalk(ctx, s, r); err != nil {
+			return store.DeleteBatchResult{}, err
+		}
+	}
+	driven := r.driveTable != "" && cur.walk == walkDriven
 	walked := r.table
-	if r.driveTable != "" {
+	if driven {
 		walked = r.driveTable
 	}
 	if cur.window == 0 {
@@ -299,7 +309,7 @@ func (d postgresDialect) deleteBatch(ctx context.Context, s *Store, r boundRule,
 	// The batch: the next rows in the window (k, the row to delete; w, the
 	// walked row the cursor moves past), in ctid order.
 	batch := `t.ctid AS k, t.ctid AS w FROM ` + r.table + ` AS t WHERE t.ctid > ?::tid AND t.ctid < ?::tid AND ` + r.cond + ` ORDER BY t.ctid LIMIT ?`
-	if r.driveTable != "" {
+	if driven {
 		// Driven: the window is over the driving table's pages (the expired
 		// access tokens), and the rows to delete are found from them
 		// through the unique index on the joining column; the DELETE
@@ -440,14 +450,19 @@ SELECT (SELECT count(*) FROM del), (SELECT count(*) FROM batch), COALESCE((SELEC
 
 // tidCursor is the PostgreSQL walk's position: strictly after (block,
 // offset), looking at window pages from block on (0: not sized yet, the
-// next batch sizes it by firstWindow).
-type tidCursor struct{ block, offset, window int64 }
+// next batch sizes it by firstWindow), in the pages of the table walk
+// says (for a rule that can be driven; block and offset are positions
+// in that table).
+type tidCursor struct {
+	block, offset, window int64
+	walk                  walkChoice
+}
 
 // initialWindowPages is the first window of a table without statistics.
 const initialWindowPages = 64
 
 func (c tidCursor) String() store.Cursor {
-	return store.Cursor(fmt.Sprintf("tid:%d:%d:%d", c.block, c.offset, c.window))
+	return store.Cursor(fmt.Sprintf("tid:%d:%d:%d:%d", c.block, c.offset, c.window, c.walk))
 }
 
 func parseTIDCursor(c store.Cursor) (tidCursor, error) {
@@ -455,7 +470,8 @@ func parseTIDCursor(c store.Cursor) (tidCursor, error) {
 		return tidCursor{}, nil // the first batch sizes the window
 	}
 	var cur tidCursor
-	if _, err := fmt.Sscanf(string(c), "tid:%d:%d:%d", &cur.block, &cur.offset, &cur.window); err != nil || cur.window < 0 {
+	if _, err := fmt.Sscanf(string(c), "tid:%d:%d:%d:%d", &cur.block, &cur.offset, &cur.window, &cur.walk); err != nil ||
+		cur.window < 0 || cur.walk < walkUndecided || cur.walk > walkOwn {
 		return tidCursor{}, fmt.Errorf("bad cursor %q for PostgreSQL", c)
 	}
 	return cur, nil
@@ -495,9 +511,14 @@ func (d postgresDialect) partition(ctx context.Context, s *Store, r boundRule, p
 		}
 		return idRanges(lo.Int64, hi.Int64, parts), nil
 	}
-	table := r.table
+	table, walk := r.table, walkUndecided
 	if r.driveTable != "" {
-		table = r.driveTable // the walk goes over the driving table's pages
+		if walk, err = d.chooseWalk(ctx, s, r); err != nil {
+			return nil, err
+		}
+		if walk == walkDriven {
+			table = r.driveTable // the walk goes over the driving table's pages
+		}
 	}
 	var blocks int64
 	if err := s.db.GetContext(ctx, &blocks, `SELECT pg_relation_size($1::regclass) / current_setting('block_size')::bigint`, table); err != nil {
@@ -510,8 +531,8 @@ func (d postgresDialect) partition(ctx context.Context, s *Store, r boundRule, p
 	from := store.Cursor("")
 	for i := 1; i < parts; i++ {
 		edge := blocks * int64(i) / int64(parts)
-		out = append(out, store.Range{From: from, Until: tidCursor{block: edge, window: 1}.String()})
-		from = tidCursor{block: edge}.String()
+		out = append(out, store.Range{From: from, Until: tidCursor{block: edge, window: 1, walk: walk}.String()})
+		from = tidCursor{block: edge, walk: walk}.String()
 	}
 	return append(out, store.Range{From: from}), nil
 }

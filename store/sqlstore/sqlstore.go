@@ -44,6 +44,10 @@ type Store struct {
 	ownsDB  bool
 	// walkByID makes every dialect walk tables by primary key.
 	walkByID bool
+	// walk, when not walkUndecided, is how PostgreSQL walks a rule that
+	// can be driven from another table, whatever the statistics say
+	// (for tests, which run both walks on tables too small to tell).
+	walk walkChoice
 	// source is where Open connected (zero for New).
 	source DataSource
 	// namedPAR: WithTables named the pushed-authorization-request table
@@ -64,6 +68,7 @@ type config struct {
 	dialect     Dialect
 	allowCreate bool
 	walkByID    bool
+	walk        walkChoice
 	lease       time.Duration
 	forceLease  bool
 }
@@ -178,7 +183,7 @@ func newStore(db *sqlx.DB, d dialect, display string, cfg config) *Store {
 	if f, ok := d.(interface{ fresh(config) dialect }); ok {
 		d = f.fresh(cfg) // a dialect with per-store state gets its own
 	}
-	s := &Store{db: db, d: d, tables: t, display: display, walkByID: cfg.walkByID, namedPAR: cfg.namedPAR, quoted: map[tableRole]string{}}
+	s := &Store{db: db, d: d, tables: t, display: display, walkByID: cfg.walkByID, walk: cfg.walk, namedPAR: cfg.namedPAR, quoted: map[tableRole]string{}}
 	for role, name := range s.names() {
 		s.quoted[role] = d.quote(name)
 	}

@@ -40,7 +40,7 @@ func (s *Store) DeleteBatch(ctx context.Context, p store.DeleteBatchParams) (sto
 
 // Partition cuts the walk of a target's table into disjoint ranges.
 func (s *Store) Partition(ctx context.Context, p store.PartitionParams) ([]store.Range, error) {
-	r, err := s.bind(store.Step{Target: p.Target})
+	r, err := s.bind(store.Step{Target: p.Target, Cutoff: p.Cutoff})
 	if err != nil {
 		return nil, err
 	}
