@@ -277,21 +277,22 @@ func (d postgresDialect) deleteBatch(ctx context.Context, s *Store, r boundRule,
 	if err != nil {
 		return store.DeleteBatchResult{}, err
 	}
+	until, err := parseTIDCursor(p.Until)
+	if err != nil {
+		return store.DeleteBatchResult{}, err
+	}
 	untilBlock := int64(math.MaxInt64)
 	if p.Until != "" {
-		u, err := parseTIDCursor(p.Until)
-		if err != nil {
-			return store.DeleteBatchResult{}, err
-		}
-		untilBlock = u.block
+		untilBlock = until.block
 	}
 	if r.driveTable != "" && cur.walk == walkUndecided {
 		// The first batch of a range: take the partition's choice, or
 		// make it. The rest of the range follows it in the cursor.
-		if until, err := parseTIDCursor(p.Until); err == nil && until.walk != walkUndecided {
-			cur.walk = until.walk
-		} else if cur.walk, err = d.chooseWalk(ctx, s, r); err != nil {
-			return store.DeleteBatchResult{}, err
+		cur.walk = until.walk
+		if cur.walk == walkUndecided {
+			if cur.walk, err = d.chooseWalk(ctx, s, r); err != nil {
+				return store.DeleteBatchResult{}, err
+			}
 		}
 	}
 	driven := r.driveTable != "" && cur.walk == walkDriven
