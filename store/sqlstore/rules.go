@@ -107,6 +107,10 @@ type boundRule struct {
 	tableName string // as configured, for messages
 	cond      string
 	args      []any
+	// selfCond and selfArgs are the same condition on the table under its
+	// own name: MariaDB's single-table DELETE takes no alias.
+	selfCond string
+	selfArgs []any
 	// recheck and recheckArgs are what a DELETE must check again when the
 	// batch was chosen under the same snapshot, in the same statement
 	// (PostgreSQL's): the row's own condition, which the server
@@ -136,6 +140,7 @@ func (s *Store) bind(step store.Step) (boundRule, error) {
 	}
 	b := boundRule{target: step.Target, table: s.q(r.table), tableName: s.name(r.table)}
 	b.cond = s.where(step, nil, "t", 0, &b.args)
+	b.selfCond = s.where(step, nil, b.table, 0, &b.selfArgs)
 	b.recheck = r.own(s, "t", "j1")
 	if r.usesCutoff {
 		b.recheckArgs = []any{s.d.timeArg(step.Cutoff)}
