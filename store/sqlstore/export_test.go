@@ -1,6 +1,10 @@
 package sqlstore
 
-import "github.com/oauthkit/oauthkit/store"
+import (
+	"context"
+
+	"github.com/oauthkit/oauthkit/store"
+)
 
 // WalkOwnTable and WalkDriven force how PostgreSQL walks the refresh-token
 // rules that follow the access token's expiry, so tests run both walks on
@@ -16,4 +20,16 @@ func CursorWalk(c store.Cursor) string {
 		return ""
 	}
 	return map[walkChoice]string{walkDriven: "driven", walkOwn: "own"}[cur.walk]
+}
+
+// ServerKind is what a MySQL-dialect store has learnt of its server:
+// whether it is MariaDB and whether it is a Galera node, as the batches
+// and the lock ask it.
+func ServerKind(ctx context.Context, s *Store) (mariadb, galera bool, err error) {
+	d := s.d.(mysqlDialect)
+	if mariadb, err = d.isMariaDB(ctx, s); err != nil {
+		return false, false, err
+	}
+	galera, err = d.isGalera(ctx, s)
+	return mariadb, galera, err
 }

@@ -31,30 +31,47 @@ import (
 // SQL keeps to what MySQL 8.0 accepts as well where MySQL runs it.
 type mysqlDialect struct {
 	galera  *galeraState // per store: see mysql_lease.go
-	mariadb *mariadbState
+	mariadb *serverFact
 }
 
 func (mysqlDialect) fresh(cfg config) dialect {
-	return mysqlDialect{galera: &galeraState{lease: cfg.lease, force: cfg.forceLease}, mariadb: &mariadbState{}}
+	return mysqlDialect{galera: &galeraState{lease: cfg.lease, force: cfg.forceLease}, mariadb: &serverFact{}}
 }
 
-// mariadbState remembers, per store, whether the server is MariaDB.
-type mariadbState struct {
-	once sync.Once
-	on   bool
-	err  error
+// serverFact is a fact about the server, read once per store: only an
+// answer is kept, so a first read that failed (a cancelled context, a
+// dropped connection) is tried again by the next caller instead of
+// failing every later run of a long-lived store.
+type serverFact struct {
+	mu    sync.Mutex
+	known bool
+	on    bool
 }
 
-// isMariaDB reads VERSION() once: MariaDB's says so ("10.11.6-MariaDB…"),
+func (f *serverFact) get(read func() (bool, error)) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.known {
+		return f.on, nil
+	}
+	on, err := read()
+	if err != nil {
+		return false, err
+	}
+	f.known, f.on = true, on
+	return on, nil
+}
+
+// isMariaDB reads VERSION(): MariaDB's says so ("10.11.6-MariaDB…"),
 // MySQL's does not.
 func (d mysqlDialect) isMariaDB(ctx context.Context, s *Store) (bool, error) {
-	m := d.mariadb
-	m.once.Do(func() {
+	return d.mariadb.get(func() (bool, error) {
 		var v string
-		m.err = s.db.GetContext(ctx, &v, `SELECT VERSION()`)
-		m.on = strings.Contains(strings.ToLower(v), "mariadb")
+		if err := s.db.GetContext(ctx, &v, `SELECT VERSION()`); err != nil {
+			return false, err
+		}
+		return strings.Contains(strings.ToLower(v), "mariadb"), nil
 	})
-	return m.on, m.err
 }
 
 func (mysqlDialect) name() Dialect      { return DialectMySQL }

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -22,29 +21,26 @@ const DefaultLockLease = 30 * time.Second
 
 // galeraState remembers, per store, whether the server is a Galera node.
 type galeraState struct {
-	once  sync.Once
-	on    bool
-	err   error
+	node  serverFact
 	lease time.Duration
 	force bool // WithLeaseLock: lease even off Galera
 }
 
-// isGalera reads wsrep_on once: MariaDB has the variable with or without
-// a Galera provider; MySQL has none, which means no.
+// isGalera reads wsrep_on: MariaDB has the variable with or without a
+// Galera provider; MySQL has none, which means no.
 func (d mysqlDialect) isGalera(ctx context.Context, s *Store) (bool, error) {
-	g := d.galera
-	g.once.Do(func() {
+	on, err := d.galera.node.get(func() (bool, error) {
 		var on sql.NullString
 		err := s.db.GetContext(ctx, &on, `SELECT @@wsrep_on`)
 		switch {
 		case mysqlErrorIs(err, 1193): // unknown system variable
+			return false, nil
 		case err != nil:
-			g.err = err
-		default:
-			g.on = on.String == "1" || on.String == "ON"
+			return false, err
 		}
+		return on.String == "1" || on.String == "ON", nil
 	})
-	return g.on || g.force, g.err
+	return on || d.galera.force, err
 }
 
 // leaseLock is the single-runner lock of a Galera cluster. GET_LOCK is

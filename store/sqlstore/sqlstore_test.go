@@ -91,3 +91,25 @@ func TestConformanceMySQL(t *testing.T) {
 	sqlstoretest.MySQLURL(t)
 	storetest.Run(t, sqlstoretest.Opener(sqlstore.DialectMySQL))
 }
+
+// A store that a caller keeps open survives a first call whose context was
+// cancelled: what the MySQL dialect learns about the server (MariaDB or
+// MySQL? a Galera node?) is read again by the next call, not remembered as
+// the cancellation, and the store then cleans and locks as usual.
+func TestMySQLFirstCancelledCallIsNotRemembered(t *testing.T) {
+	sqlstoretest.MySQLURL(t)
+	t.Parallel()
+	env := sqlstoretest.New(t, sqlstore.DialectMySQL, sqlstoretest.DOT341)
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, _, err := sqlstore.ServerKind(cancelled, env.Store)
+	require.ErrorIs(t, err, context.Canceled)
+
+	mariadb, galera, err := sqlstore.ServerKind(context.Background(), env.Store)
+	require.NoError(t, err, "the second call must read the server again")
+	assert.True(t, mariadb, "the test server is MariaDB")
+	assert.False(t, galera, "the test server is no Galera node")
+	u, err := env.Store.Lock(context.Background(), store.LockParams{Name: "after-cancel"})
+	require.NoError(t, err)
+	require.NoError(t, u.Unlock())
+}
