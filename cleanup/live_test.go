@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthkit/oauthkit/cleanup"
+	"github.com/oauthkit/oauthkit/store/sqlstore"
 	"github.com/oauthkit/oauthkit/store/sqlstore/sqlstoretest"
 )
 
@@ -228,4 +229,32 @@ func TestWorkersEqualOneWorker(t *testing.T) {
 			many.AssertNoDanglingKeys(t)
 		})
 	}
+}
+
+// A store made with sqlstore.New over the caller's pool works on a pool of
+// one connection: nothing a batch asks of the server outside its
+// transaction waits for a second connection. It cleans what a store of
+// its own does. (MySQL/MariaDB, whose batches ask the server what it is.)
+func TestPoolOfOneConnection(t *testing.T) {
+	sqlstoretest.MySQLURL(t)
+	t.Parallel()
+	base := time.Now()
+	ref, one := sqlstoretest.New(t, sqlstore.DialectMySQL, sqlstoretest.DOT341), sqlstoretest.New(t, sqlstore.DialectMySQL, sqlstoretest.DOT341)
+	ref.SeedMix(t, 600, base)
+	one.SeedMix(t, 600, base)
+	one.DB.SetMaxOpenConns(1)
+	st, err := sqlstore.New(one.DB.DB, sqlstore.WithDialect(sqlstore.DialectMySQL))
+	require.NoError(t, err)
+	opts := func(s *sqlstore.Store) cleanup.Options {
+		return cleanup.Options{Store: s, Rules: cleanup.RulesDOT34, RefreshTokenExpire: 24 * time.Hour, BatchSize: 50,
+			Now: base, Lock: cleanup.LockNone}
+	}
+	// A batch that waited on itself would hang here (a batch's statements
+	// are not cut short by cancellation), until go test's own -timeout.
+	_, err = cleanup.Clear(context.Background(), opts(st))
+	require.NoError(t, err)
+	_, err = cleanup.Clear(context.Background(), opts(ref.Store))
+	require.NoError(t, err)
+	assert.Equal(t, ref.Snapshot(t), one.Snapshot(t))
+	one.AssertNoDanglingKeys(t)
 }

@@ -309,6 +309,15 @@ func (d mysqlDialect) deleteBatch(ctx context.Context, s *Store, r boundRule, p 
 	if err != nil {
 		return store.DeleteBatchResult{}, err
 	}
+	returning := false
+	if r.nullTable == "" {
+		// With nothing to null first, MariaDB deletes the batch in the
+		// statement that finds it and says which ids it took. Asked before
+		// the transaction takes a connection: a pool of one would wait.
+		if returning, err = d.isMariaDB(ctx, s); err != nil {
+			return store.DeleteBatchResult{}, err
+		}
+	}
 	tx, err := s.db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
 		return store.DeleteBatchResult{}, err
@@ -317,14 +326,6 @@ func (d mysqlDialect) deleteBatch(ctx context.Context, s *Store, r boundRule, p 
 	until, err := idUntil(p.Until)
 	if err != nil {
 		return store.DeleteBatchResult{}, err
-	}
-	returning := false
-	if r.nullTable == "" {
-		// With nothing to null first, MariaDB deletes the batch in the
-		// statement that finds it and says which ids it took.
-		if returning, err = d.isMariaDB(ctx, s); err != nil {
-			return store.DeleteBatchResult{}, err
-		}
 	}
 	res, err := d.keysetBatch(ctx, tx, r, after, until, p.Max, returning)
 	if err != nil {
