@@ -65,6 +65,7 @@ type result struct {
 
 func main() {
 	dbKind := flag.String("db", "postgres", "database: postgres, sqlite or mysql")
+	journal := flag.String("sqlite-journal", "delete", "journal mode of the SQLite copies: delete (rollback journal, as Django leaves a database) or wal")
 	ns := flag.String("n", "100000,1000000", "comma-separated numbers of access tokens to seed")
 	order := flag.String("order", "", "variants to run, in this order (each on a fresh copy): a (oauthkit), a2 (oauthkit with 2 workers), b (DOT's pattern), c (floor), cli (the floor through the sqlite3 command line), a-id (oauthkit walking by primary key), a-lock (oauthkit holding the single-runner lock, every batch fenced by it), a-i and a2-i (with -batch-interval), a-r and a2-r (with -max-rows-per-second); default c,a,a2,c,a,a2 (SQLite: c,a,cli,c,a,cli)")
 	shapeList := flag.String("shape", "mix,spread,backlog,neglected", "data shapes to seed, each run on its own copies: "+shapeNames())
@@ -104,7 +105,11 @@ func main() {
 	case "postgres":
 		target = postgresCopies{base: *pg}
 	case "sqlite":
-		target = sqliteCopies{dir: *dir}
+		if *journal != "delete" && *journal != "wal" {
+			fmt.Fprintf(os.Stderr, "-sqlite-journal %q: want delete or wal\n", *journal)
+			os.Exit(2)
+		}
+		target = sqliteCopies{dir: *dir, journal: *journal}
 	case "mysql":
 		target = mysqlCopies{base: *my}
 	default:
@@ -146,8 +151,12 @@ func main() {
 		fmt.Printf("%s\nnow=%s\n", u, now.Format(time.RFC3339Nano))
 		return
 	}
+	kind := *dbKind
+	if kind == "sqlite" {
+		kind += " (journal mode " + *journal + ")"
+	}
 	fmt.Printf("cleartokens benchmark: %s, REFRESH_TOKEN_EXPIRE_SECONDS=86400, batch size %d, order %s, median of each\n",
-		*dbKind, batchSize, *order)
+		kind, batchSize, *order)
 	var sum []summaryRow
 	for _, s := range strings.Split(*ns, ",") {
 		if !*timing {

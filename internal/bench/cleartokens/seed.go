@@ -126,7 +126,10 @@ func (c postgresCopies) seed(sh shape, l sqlstoretest.Layout, n int, now time.Ti
 	}
 }
 
-type sqliteCopies struct{ dir string }
+// sqliteCopies seeds files in dir, in the journal mode journal ("delete"
+// or "wal"; a database keeps WAL mode once set, so every later connection,
+// the cleaner's and the sqlite3 command line's, uses it too).
+type sqliteCopies struct{ dir, journal string }
 
 type sqliteSeed struct{ now string }
 
@@ -146,7 +149,7 @@ func (c sqliteCopies) seed(sh shape, l sqlstoretest.Layout, n int, now time.Time
 	dir, err := os.MkdirTemp(c.dir, "oauthkit-bench-")
 	must(err)
 	path := filepath.Join(dir, "db.sqlite3")
-	db := sqlx.MustOpen("sqlite", "file:"+path+"?_pragma=foreign_keys(0)&_pragma=journal_mode(delete)&_pragma=synchronous(off)")
+	db := sqlx.MustOpen("sqlite", "file:"+path+"?_pragma=foreign_keys(0)&_pragma=journal_mode("+c.journal+")&_pragma=synchronous(off)")
 	defer db.Close()
 	db.SetMaxOpenConns(1)
 	ddl, err := sqlstoretest.Schema(sqlstore.DialectSQLite, l)
