@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -220,4 +221,29 @@ func errorAs[I error](err error) (I, bool) {
 	var x I
 	ok := errors.As(err, &x)
 	return x, ok
+}
+
+// serverFact is a fact about the server, read once per store: only an
+// answer is kept, so a first read that failed (a cancelled context, a
+// dropped connection) is tried again by the next caller instead of
+// failing every later batch of a long-lived store.
+type serverFact[T any] struct {
+	mu    sync.Mutex
+	known bool
+	v     T
+}
+
+func (f *serverFact[T]) get(read func() (T, error)) (T, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.known {
+		return f.v, nil
+	}
+	v, err := read()
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	f.known, f.v = true, v
+	return v, nil
 }

@@ -12,7 +12,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -31,35 +30,11 @@ import (
 // SQL keeps to what MySQL 8.0 accepts as well where MySQL runs it.
 type mysqlDialect struct {
 	galera  *galeraState // per store: see mysql_lease.go
-	mariadb *serverFact
+	mariadb *serverFact[bool]
 }
 
 func (mysqlDialect) fresh(cfg config) dialect {
-	return mysqlDialect{galera: &galeraState{lease: cfg.lease, force: cfg.forceLease}, mariadb: &serverFact{}}
-}
-
-// serverFact is a fact about the server, read once per store: only an
-// answer is kept, so a first read that failed (a cancelled context, a
-// dropped connection) is tried again by the next caller instead of
-// failing every later run of a long-lived store.
-type serverFact struct {
-	mu    sync.Mutex
-	known bool
-	on    bool
-}
-
-func (f *serverFact) get(read func() (bool, error)) (bool, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.known {
-		return f.on, nil
-	}
-	on, err := read()
-	if err != nil {
-		return false, err
-	}
-	f.known, f.on = true, on
-	return on, nil
+	return mysqlDialect{galera: &galeraState{lease: cfg.lease, force: cfg.forceLease}, mariadb: &serverFact[bool]{}}
 }
 
 // isMariaDB reads VERSION(): MariaDB's says so ("10.11.6-MariaDB…"),

@@ -21,7 +21,7 @@ const DefaultLockLease = 30 * time.Second
 
 // galeraState remembers, per store, whether the server is a Galera node.
 type galeraState struct {
-	node  serverFact
+	node  serverFact[bool]
 	lease time.Duration
 	force bool // WithLeaseLock: lease even off Galera
 }

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -21,18 +20,12 @@ import (
 
 // postgresDialect is PostgreSQL through lib/pq.
 type postgresDialect struct {
-	// version is read once per store (the Store is shared between
-	// goroutines).
-	version *pgVersion
+	// version is server_version_num, read once per store (the Store is
+	// shared between goroutines).
+	version *serverFact[int]
 }
 
-type pgVersion struct {
-	once sync.Once
-	num  int
-	err  error
-}
-
-func (postgresDialect) fresh(config) dialect { return postgresDialect{version: &pgVersion{}} }
+func (postgresDialect) fresh(config) dialect { return postgresDialect{version: &serverFact[int]{}} }
 
 func (postgresDialect) name() Dialect      { return DialectPostgres }
 func (postgresDialect) schemes() []string  { return []string{"postgres", "postgresql"} }
@@ -246,10 +239,11 @@ func (postgresDialect) safeMessage(err error) (string, bool) {
 
 // serverVersion is server_version_num, read once.
 func (d postgresDialect) serverVersion(ctx context.Context, db *sqlx.DB) (int, error) {
-	d.version.once.Do(func() {
-		d.version.err = db.GetContext(ctx, &d.version.num, `SELECT current_setting('server_version_num')::int`)
+	return d.version.get(func() (int, error) {
+		var v int
+		err := db.GetContext(ctx, &v, `SELECT current_setting('server_version_num')::int`)
+		return v, err
 	})
-	return d.version.num, d.version.err
 }
 
 // deleteBatch: every batch is one statement, so one transaction, and the

@@ -113,3 +113,26 @@ func TestMySQLFirstCancelledCallIsNotRemembered(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, u.Unlock())
 }
+
+// The same on PostgreSQL: the server's version, which the first batch
+// reads, is read again after a first batch whose context was cancelled,
+// and the store then deletes as usual.
+func TestPostgresFirstCancelledBatchIsNotRemembered(t *testing.T) {
+	sqlstoretest.PostgresURL(t)
+	t.Parallel()
+	e := sqlstoretest.New(t, sqlstore.DialectPostgres, sqlstoretest.DOT341)
+	now := time.Now()
+	expired := e.AccessToken(t, now.Add(-time.Hour))
+	live := e.AccessToken(t, now.Add(time.Hour))
+	p := store.DeleteBatchParams{Target: store.AccessExpiredBefore, Cutoff: now, Max: 10}
+
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := e.Store.DeleteBatch(cancelled, p)
+	require.ErrorIs(t, err, context.Canceled)
+
+	res, err := e.Store.DeleteBatch(context.Background(), p)
+	require.NoError(t, err, "the second batch must read the server again")
+	assert.EqualValues(t, 1, res.Deleted)
+	assert.Equal(t, []int64{live}, e.IDs(t, "accesstoken"), "the expired token %d is gone, the live one stays", expired)
+}
