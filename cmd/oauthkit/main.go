@@ -103,8 +103,12 @@ after a command (cleartokens → oauthkit), oauthkit is that command.
 // docs describe the commands, for man pages and completions.
 var docs = []cli.Doc{cleartokens.Doc, createapplication.Doc, clearcimdapplications.Doc}
 
-// writeManPages writes a page per command, and oauthkit.1, into dir.
+// writeManPages writes a page per command, and oauthkit.1, into dir,
+// creating dir (as mkdir -p would) when it does not exist yet.
 func writeManPages(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("man page folder: %w", err)
+	}
 	version := strings.TrimPrefix(strings.Fields(cli.Version("oauthkit"))[1], "v")
 	pages := map[string]func(io.Writer){}
 	for _, d := range docs {
@@ -120,7 +124,7 @@ func writeManPages(dir string) error {
 		var b strings.Builder
 		write(&b)
 		if err := atomicfile.Write(filepath.Join(dir, name), []byte(b.String()), 0o644); err != nil {
-			return err
+			return fmt.Errorf("write %s: %w", filepath.Join(dir, name), err)
 		}
 	}
 	return nil

@@ -89,7 +89,8 @@ func TestCompletionsAndManPages(t *testing.T) {
 		require.NoError(t, err, "zsh reads it: %s", out)
 	}
 
-	dir := t.TempDir()
+	// The folder need not exist yet: it is created, as mkdir -p would.
+	dir := filepath.Join(t.TempDir(), "share", "man", "man1")
 	r := testcmd.Run(t, bin, t.TempDir(), nil, "", "man", dir)
 	require.Equal(t, 0, r.Code, r.Stderr)
 	for _, d := range append(docs, cli.Doc{Name: "oauthkit"}) {
