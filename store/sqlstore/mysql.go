@@ -333,8 +333,22 @@ func (d mysqlDialect) keysetBatch(ctx context.Context, tx *sqlx.Tx, r boundRule,
 		return d.returningBatch(ctx, tx, r, lo, hi, max)
 	}
 	var ids []int64
-	q := `SELECT t.id FROM ` + r.table + ` AS t WHERE t.id > ? AND t.id <= ? AND ` + r.cond + ` ORDER BY t.id LIMIT ? FOR UPDATE`
-	if err := tx.SelectContext(ctx, &ids, q, append(append([]any{lo, hi}, r.args...), max)...); err != nil {
+	q, args := `SELECT t.id FROM `+r.table+` AS t WHERE t.id > ? AND t.id <= ? AND `+r.cond+` ORDER BY t.id LIMIT ? FOR UPDATE`, append(append([]any{lo, hi}, r.args...), max)
+	if r.readsOtherRows() {
+		// The row of the other table (the access token whose expiry the
+		// rule follows) is joined and locked with the rule's own, so
+		// neither can change before the batch commits: a server revoking
+		// that access token waits for the lock, and the DELETE below need
+		// not look at it again.
+		rest := ""
+		if r.driveRest != "" {
+			rest = ` AND ` + r.driveRest
+		}
+		q = `SELECT r.id FROM ` + r.table + ` AS r JOIN ` + r.driveTable + ` AS a ON a.id = r.` + r.driveColumn +
+			` WHERE r.id > ? AND r.id <= ? AND ` + r.driveCond + rest + ` ORDER BY r.id LIMIT ? FOR UPDATE`
+		args = []any{lo, hi, r.args[0], max}
+	}
+	if err := tx.SelectContext(ctx, &ids, q, args...); err != nil {
 		return store.DeleteBatchResult{}, err
 	}
 	next := idCursor(keysetNext(ids, max, hi))
@@ -347,21 +361,15 @@ func (d mysqlDialect) keysetBatch(ctx context.Context, tx *sqlx.Tx, r boundRule,
 			return store.DeleteBatchResult{}, err
 		}
 	}
-	// The rows are locked, so their own columns cannot have changed; a row
-	// linked to one meanwhile (its foreign key check waits for our lock,
-	// or committed after this statement's snapshot) makes the DELETE fail
-	// its own foreign key check (1451: transient, the batch is rolled
+	// The rows are locked (and the access tokens a refresh-token rule
+	// follows, with them), so what the condition read cannot have changed;
+	// a row linked to one meanwhile (its foreign key check waits for our
+	// lock, or committed after this statement's snapshot) makes the DELETE
+	// fail its own foreign key check (1451: transient, the batch is rolled
 	// back and retried, and the retry's fresh read sees the link). So the
-	// condition is checked again only where it reads another table's row
-	// that is not locked (an access token's expiry, for the refresh-token
-	// rules that follow it). The ids drive the join, each found by its
-	// primary key.
-	del, args := `DELETE t FROM `+d.idSet()+` AS s JOIN `+r.table+` AS t ON t.id = s.id`, []any{set}
-	if r.readsOtherRows() {
-		del += ` WHERE ` + r.cond
-		args = append(args, r.args...)
-	}
-	res, err := tx.ExecContext(ctx, del, args...)
+	// condition is not checked again. The ids drive the join, each found
+	// by its primary key.
+	res, err := tx.ExecContext(ctx, `DELETE t FROM `+d.idSet()+` AS s JOIN `+r.table+` AS t ON t.id = s.id`, set)
 	if err != nil {
 		return store.DeleteBatchResult{}, err
 	}
