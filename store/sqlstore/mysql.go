@@ -340,12 +340,8 @@ func (d mysqlDialect) keysetBatch(ctx context.Context, tx *sqlx.Tx, r boundRule,
 		// neither can change before the batch commits: a server revoking
 		// that access token waits for the lock, and the DELETE below need
 		// not look at it again.
-		rest := ""
-		if r.driveRest != "" {
-			rest = ` AND ` + r.driveRest
-		}
 		q = `SELECT r.id FROM ` + r.table + ` AS r JOIN ` + r.driveTable + ` AS a ON a.id = r.` + r.driveColumn +
-			` WHERE r.id > ? AND r.id <= ? AND ` + r.driveCond + rest + ` ORDER BY r.id LIMIT ? FOR UPDATE`
+			` WHERE r.id > ? AND r.id <= ? AND ` + r.driveWhere() + ` ORDER BY r.id LIMIT ? FOR UPDATE`
 		args = []any{lo, hi, r.args[0], max}
 	}
 	if err := tx.SelectContext(ctx, &ids, q, args...); err != nil {

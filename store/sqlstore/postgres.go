@@ -309,12 +309,8 @@ func (d postgresDialect) deleteBatch(ctx context.Context, s *Store, r boundRule,
 		// access tokens), and the rows to delete are found from them
 		// through the unique index on the joining column; the DELETE
 		// checks the rule's own condition again.
-		rest := ""
-		if r.driveRest != "" {
-			rest = " AND " + r.driveRest
-		}
 		batch = `r.ctid AS k, a.ctid AS w FROM ` + r.driveTable + ` AS a JOIN ` + r.table + ` AS r ON r.` + r.driveColumn + ` = a.id
- WHERE a.ctid > ?::tid AND a.ctid < ?::tid AND ` + r.driveCond + rest + ` ORDER BY a.ctid LIMIT ?`
+ WHERE a.ctid > ?::tid AND a.ctid < ?::tid AND ` + r.driveWhere() + ` ORDER BY a.ctid LIMIT ?`
 	}
 	with := pgBatchCTEs(r, batch, `t.ctid = ANY (ARRAY(SELECT k FROM batch))`)
 	args := append(append(append([]any{lo, hi}, r.args...), p.Max), r.recheckArgs...)

@@ -133,6 +133,15 @@ type boundRule struct {
 // expiry): locking the rule's rows does not keep that condition true.
 func (b boundRule) readsOtherRows() bool { return b.driveTable != "" }
 
+// driveWhere is the drive's whole condition: on the driving row (alias
+// "a") and, where the rule has one, the rest on its own row (alias "r").
+func (b boundRule) driveWhere() string {
+	if b.driveRest == "" {
+		return b.driveCond
+	}
+	return b.driveCond + " AND " + b.driveRest
+}
+
 func (s *Store) bind(step store.Step) (boundRule, error) {
 	r, ok := rules[step.Target]
 	if !ok {
