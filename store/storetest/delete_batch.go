@@ -132,6 +132,50 @@ func testSetNull(t *testing.T, e Harness) {
 	assert.Zero(t, e.Ref(t, AccessToken, b, "source_refresh_token_id"), "SET_NULL of the deleted refresh token")
 }
 
+// Some batches of a refresh-token target have references to null and
+// some have none, in any order: every matching row goes, in batches of at
+// most Max, and every reference to one is nulled while the access token
+// that held it stays. (A store may pick its way per batch by what the
+// last one met, as MariaDB's does; this is what it must not get wrong.)
+func testSetNullInSomeBatches(t *testing.T, e Harness) {
+	const max = 2
+	for _, tc := range []struct {
+		target store.Target
+		match  func() int64
+	}{
+		{store.RefreshRevokedBefore, func() int64 { return e.RefreshToken(t, 0, cutoff.Add(-time.Hour)) }},
+		{store.RefreshAccessExpiredBefore, func() int64 {
+			return e.RefreshToken(t, e.AccessToken(t, cutoff.Add(-time.Hour)), time.Time{})
+		}},
+	} {
+		// Batches of two: none referenced, both, none, the second only.
+		referenced := []bool{false, false, true, true, false, false, false, true}
+		var sourced []int64
+		for _, ref := range referenced {
+			id := tc.match()
+			if ref {
+				a := e.AccessToken(t, far)
+				e.Link(t, AccessToken, a, "source_refresh_token_id", id)
+				sourced = append(sourced, a)
+			}
+		}
+		kept := e.RefreshToken(t, e.AccessToken(t, far), time.Time{})
+
+		batches := Drain(t, e.Store(), tc.target, cutoff, max)
+		assert.EqualValues(t, len(referenced), sum(batches), "%s: deleted", tc.target)
+		for _, n := range batches {
+			assert.LessOrEqual(t, n, int64(max), "%s: a batch deleted more than Max", tc.target)
+		}
+		assert.Equal(t, []int64{kept}, e.IDs(t, RefreshToken), "%s: what stays", tc.target)
+		left := e.IDs(t, AccessToken)
+		for _, a := range sourced {
+			assert.Contains(t, left, a, "%s: the access token issued by rotating a deleted refresh token stays", tc.target)
+			assert.Zero(t, e.Ref(t, AccessToken, a, "source_refresh_token_id"), "%s: SET_NULL of the deleted refresh token", tc.target)
+		}
+		e.DeleteAllTokens(t)
+	}
+}
+
 func testBatches(t *testing.T, e Harness) {
 	var kept []int64
 	for i := 0; i < 10; i++ {
