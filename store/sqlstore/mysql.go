@@ -12,7 +12,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -32,11 +31,10 @@ import (
 type mysqlDialect struct {
 	galera  *galeraState // per store: see mysql_lease.go
 	mariadb *serverFact[bool]
-	nulled  *nulledLast // per store: see keysetBatch
 }
 
 func (mysqlDialect) fresh(cfg config) dialect {
-	return mysqlDialect{galera: &galeraState{lease: cfg.lease, force: cfg.forceLease}, mariadb: &serverFact[bool]{}, nulled: &nulledLast{}}
+	return mysqlDialect{galera: &galeraState{lease: cfg.lease, force: cfg.forceLease}, mariadb: &serverFact[bool]{}}
 }
 
 // isMariaDB reads VERSION(): MariaDB's says so ("10.11.6-MariaDB…"),
@@ -267,15 +265,13 @@ func (mysqlDialect) replicas(context.Context, *sqlx.DB) ([]store.Replica, error)
 
 // deleteBatch walks by primary key, each batch one transaction at READ
 // COMMITTED (no gap locks that would hold back inserts at the end of the
-// table), and a keyset: the next Max matching rows after the cursor,
-// looking through scanWindow batch sizes of ids at most. On MariaDB one
-// DELETE … RETURNING finds, locks and deletes them where nothing needs
-// nulling first; else their ids are read and locked (FOR UPDATE; at READ
-// COMMITTED InnoDB keeps the locks of matching rows only), the references
-// to them nulled (InnoDB checks foreign keys at once), and the rows
-// deleted by id (keysetBatch says which way a batch goes and what is
-// checked again). So a batch holds close to Max rows however sparse the
-// matches are, and the walk never looks back.
+// table), and a keyset: the ids of the next Max matching rows after the
+// cursor are read and locked (FOR UPDATE; at READ COMMITTED InnoDB keeps
+// the locks of matching rows only), looking through scanWindow batch sizes
+// of ids at most; for a refresh-token rule the references to them are
+// nulled (InnoDB checks foreign keys at once); and they are deleted by id
+// (keysetBatch says what is checked again). So a batch holds close to Max
+// rows however sparse the matches are, and the walk never looks back.
 //
 // A row locked FOR UPDATE cannot change under the batch, and a server
 // that links a row to one (a refresh token to an access token, an access
@@ -288,12 +284,14 @@ func (d mysqlDialect) deleteBatch(ctx context.Context, s *Store, r boundRule, p 
 	if err != nil {
 		return store.DeleteBatchResult{}, err
 	}
-	// MariaDB can delete a batch in the statement that finds it and say
-	// which ids it took. Asked before the transaction takes a
-	// connection: a pool of one would wait.
-	returning, err := d.isMariaDB(ctx, s)
-	if err != nil {
-		return store.DeleteBatchResult{}, err
+	returning := false
+	if r.nullTable == "" {
+		// With nothing to null first, MariaDB deletes the batch in the
+		// statement that finds it and says which ids it took. Asked before
+		// the transaction takes a connection: a pool of one would wait.
+		if returning, err = d.isMariaDB(ctx, s); err != nil {
+			return store.DeleteBatchResult{}, err
+		}
 	}
 	tx, err := s.db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
@@ -319,18 +317,10 @@ func (d mysqlDialect) deleteBatch(ctx context.Context, s *Store, r boundRule, p 
 }
 
 // keysetBatch deletes the next max matching rows in (after, until), in
-// the window nextIDWindow gives. With returning (MariaDB) it is one
-// DELETE … ORDER BY id LIMIT max RETURNING id where nothing needs nulling
-// first; else the ids are locked by a SELECT … FOR UPDATE, the references
-// to them nulled, and the rows deleted by primary key.
-//
-// Whether a refresh-token batch has references to null (access tokens
-// issued by rotating it) is known only by trying: where the last batch of
-// the same target nulled none, the single statement goes first, and a
-// row still referenced fails it (1451, the statement alone rolled back)
-// before the batch takes the locking path in the same transaction. Revoked
-// refresh tokens are mostly referenced, refresh tokens of expired access
-// tokens mostly not, so each target soon keeps to the path that suits it.
+// the window nextIDWindow gives. With returning (MariaDB, a rule with no
+// reference to null first) it is one DELETE … ORDER BY id LIMIT max
+// RETURNING id; else the ids are locked by a SELECT … FOR UPDATE, the
+// references to them nulled, and the rows deleted by primary key.
 func (d mysqlDialect) keysetBatch(ctx context.Context, tx *sqlx.Tx, r boundRule, after, until int64, max int, returning bool) (store.DeleteBatchResult, error) {
 	lo, hi, ok, err := nextIDWindow(ctx, tx, r.table, after, until, windowWidth(max))
 	if err != nil {
@@ -339,26 +329,12 @@ func (d mysqlDialect) keysetBatch(ctx context.Context, tx *sqlx.Tx, r boundRule,
 	if !ok {
 		return store.DeleteBatchResult{Next: idCursor(after), Done: true}, nil
 	}
-	if returning && (r.nullTable == "" || !d.nulled.get(r.target)) {
-		res, err := d.returningBatch(ctx, tx, r, lo, hi, max)
-		if r.nullTable == "" || !mysqlErrorIs(err, myRowIsReferenced) {
-			return res, err
-		}
-		d.nulled.set(r.target, true)
+	if returning {
+		return d.returningBatch(ctx, tx, r, lo, hi, max)
 	}
 	var ids []int64
-	q, args := `SELECT t.id FROM `+r.table+` AS t WHERE t.id > ? AND t.id <= ? AND `+r.cond+` ORDER BY t.id LIMIT ? FOR UPDATE`, append(append([]any{lo, hi}, r.args...), max)
-	if r.readsOtherRows() {
-		// The row of the other table (the access token whose expiry the
-		// rule follows) is joined and locked with the rule's own, so
-		// neither can change before the batch commits: a server revoking
-		// that access token waits for the lock, and the DELETE below need
-		// not look at it again.
-		q = `SELECT r.id FROM ` + r.table + ` AS r JOIN ` + r.driveTable + ` AS a ON a.id = r.` + r.driveColumn +
-			` WHERE r.id > ? AND r.id <= ? AND ` + r.driveWhere() + ` ORDER BY r.id LIMIT ? FOR UPDATE`
-		args = []any{lo, hi, r.args[0], max}
-	}
-	if err := tx.SelectContext(ctx, &ids, q, args...); err != nil {
+	q := `SELECT t.id FROM ` + r.table + ` AS t WHERE t.id > ? AND t.id <= ? AND ` + r.cond + ` ORDER BY t.id LIMIT ? FOR UPDATE`
+	if err := tx.SelectContext(ctx, &ids, q, append(append([]any{lo, hi}, r.args...), max)...); err != nil {
 		return store.DeleteBatchResult{}, err
 	}
 	next := idCursor(keysetNext(ids, max, hi))
@@ -367,25 +343,25 @@ func (d mysqlDialect) keysetBatch(ctx context.Context, tx *sqlx.Tx, r boundRule,
 	}
 	set := idsJSON(ids)
 	if r.nullTable != "" {
-		res, err := tx.ExecContext(ctx, d.nullRefs(r.nullTable, r.nullColumn, d.idSet()), set)
-		if err != nil {
+		if _, err := tx.ExecContext(ctx, d.nullRefs(r.nullTable, r.nullColumn, d.idSet()), set); err != nil {
 			return store.DeleteBatchResult{}, err
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return store.DeleteBatchResult{}, err
-		}
-		d.nulled.set(r.target, n > 0)
 	}
-	// The rows are locked (and the access tokens a refresh-token rule
-	// follows, with them), so what the condition read cannot have changed;
-	// a row linked to one meanwhile (its foreign key check waits for our
-	// lock, or committed after this statement's snapshot) makes the DELETE
-	// fail its own foreign key check (1451: transient, the batch is rolled
+	// The rows are locked, so their own columns cannot have changed; a row
+	// linked to one meanwhile (its foreign key check waits for our lock,
+	// or committed after this statement's snapshot) makes the DELETE fail
+	// its own foreign key check (1451: transient, the batch is rolled
 	// back and retried, and the retry's fresh read sees the link). So the
-	// condition is not checked again. The ids drive the join, each found
-	// by its primary key.
-	res, err := tx.ExecContext(ctx, `DELETE t FROM `+d.idSet()+` AS s JOIN `+r.table+` AS t ON t.id = s.id`, set)
+	// condition is checked again only where it reads another table's row
+	// that is not locked (an access token's expiry, for the refresh-token
+	// rules that follow it). The ids drive the join, each found by its
+	// primary key.
+	del, args := `DELETE t FROM `+d.idSet()+` AS s JOIN `+r.table+` AS t ON t.id = s.id`, []any{set}
+	if r.readsOtherRows() {
+		del += ` WHERE ` + r.cond
+		args = append(args, r.args...)
+	}
+	res, err := tx.ExecContext(ctx, del, args...)
 	if err != nil {
 		return store.DeleteBatchResult{}, err
 	}
@@ -402,14 +378,11 @@ func (d mysqlDialect) keysetBatch(ctx context.Context, tx *sqlx.Tx, r boundRule,
 // returningBatch is a keyset batch in one statement: the DELETE reads the
 // window in primary-key order, locks and deletes each row that matches
 // (READ COMMITTED: it evaluates the condition on the row's latest
-// version) until it has max, and returns their ids. The access token a
-// refresh-token rule follows is read in the condition's subquery, which
-// InnoDB locks too (shared) in a DELETE: a server extending it meanwhile
-// is waited for, and its new expiry is what the condition reads. A
-// reference to a row (made meanwhile, or one a SET_NULL had to clear)
-// fails the DELETE's own foreign key check (1451). Compared with locking
-// the ids first and deleting them by a join, each row is found once
-// instead of twice, and the ids travel once, to the client only.
+// version) until it has max, and returns their ids. A reference made to
+// a row meanwhile fails the DELETE's own foreign key check (1451:
+// transient, retried). Compared with locking the ids first and deleting
+// them by a join, each row is found once instead of twice, and the
+// ids travel once, to the client only.
 func (mysqlDialect) returningBatch(ctx context.Context, tx *sqlx.Tx, r boundRule, lo, hi int64, max int) (store.DeleteBatchResult, error) {
 	id := r.table + `.id`
 	q := `DELETE FROM ` + r.table + ` WHERE ` + id + ` > ? AND ` + id + ` <= ? AND ` + r.selfCond + ` ORDER BY ` + id + ` LIMIT ? RETURNING id`
@@ -428,29 +401,6 @@ func (mysqlDialect) partition(ctx context.Context, s *Store, r boundRule, parts 
 		return nil, err
 	}
 	return idRanges(lo.Int64, hi.Int64, parts), nil
-}
-
-// nulledLast remembers, per target, whether the last locking batch of a
-// refresh-token rule nulled references (see keysetBatch). It only picks
-// which path goes first, so workers sharing it may race.
-type nulledLast struct {
-	mu   sync.Mutex
-	seen map[store.Target]bool
-}
-
-func (n *nulledLast) get(t store.Target) bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.seen[t]
-}
-
-func (n *nulledLast) set(t store.Target, v bool) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.seen == nil {
-		n.seen = map[store.Target]bool{}
-	}
-	n.seen[t] = v
 }
 
 // lockScope: the same table names in two databases are two table sets.
