@@ -39,8 +39,8 @@ func (c *Cluster) Restart(t testing.TB, mode string) {
 }
 
 // Stop stops the server with pg_ctl stop -m mode. It waits up to five
-// minutes, not pg_ctl's default of one: on a busy 2-core machine a fast
-// shutdown's checkpoint once took longer than a minute.
+// minutes, not pg_ctl's default of one: on a 2-core machine beside a CPU
+// burner a fast shutdown once took longer than a minute.
 func (c *Cluster) Stop(t testing.TB, mode string) {
 	t.Helper()
 	out, err := asService(filepath.Join(c.bin, "pg_ctl"), "stop", "-w", "-t", "300", "-m", mode, "-D", c.Dir).CombinedOutput()
