@@ -352,9 +352,13 @@ func (d mysqlDialect) keysetBatch(ctx context.Context, tx *sqlx.Tx, r boundRule,
 	// or committed after this statement's snapshot) makes the DELETE fail
 	// its own foreign key check (1451: transient, the batch is rolled
 	// back and retried, and the retry's fresh read sees the link). So the
-	// condition is checked again only where it reads another table's row
-	// that is not locked (an access token's expiry, for the refresh-token
-	// rules that follow it). The ids drive the join, each found by its
+	// condition is checked again only where it reads another table's row,
+	// which the lock on the rule's own rows does not cover (an access
+	// token's expiry, for the refresh-token rules that follow it: a server
+	// may extend it meanwhile). Locking those access tokens with the ids
+	// instead, or deleting in one statement whose condition reads them,
+	// made a server rotating a refresh token deadlock against the batch
+	// (TestLiveTraffic). The ids drive the join, each found by its
 	// primary key.
 	del, args := `DELETE t FROM `+d.idSet()+` AS s JOIN `+r.table+` AS t ON t.id = s.id`, []any{set}
 	if r.readsOtherRows() {
