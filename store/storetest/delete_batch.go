@@ -135,8 +135,7 @@ func testSetNull(t *testing.T, e Harness) {
 // Some batches of a refresh-token target have references to null and
 // some have none, in any order: every matching row goes, in batches of at
 // most Max, and every reference to one is nulled while the access token
-// that held it stays. (A store may pick its way per batch by what the
-// last one met, as MariaDB's does; this is what it must not get wrong.)
+// that held it stays, whether or not the batch before had references.
 func testSetNullInSomeBatches(t *testing.T, e Harness) {
 	const max = 2
 	for _, tc := range []struct {
